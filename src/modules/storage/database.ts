@@ -1,0 +1,174 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import BetterSqlite3 from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
+import type { VellumConfig } from '../config/config';
+import { VELLUM_MIGRATIONS } from './migrations';
+import { type Dialect, toDialect } from './sql';
+
+export type Row = Record<string, unknown>;
+
+/** The statements a transaction body can run. SQL uses `?` placeholders on every dialect. */
+export interface SqlTx {
+  readonly dialect: Dialect;
+  query<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a write; returns the number of rows it changed. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** TypeORM options for the configured database. Migrations only: never `synchronize`. */
+export function dataSourceOptions(config: VellumConfig): DataSourceOptions {
+  const common = {
+    migrations: VELLUM_MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    entities: [],
+    logging: false,
+  };
+  if (config.database.type === 'postgres') {
+    return { ...common, type: 'postgres', url: config.database.url };
+  }
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: config.database.path,
+    timeout: SQLITE_BUSY_TIMEOUT_MS,
+    statementCacheSize: 200,
+    prepareDatabase: (db: BetterSqlite3.Database) => {
+      // WAL: readers never block the writer and see only committed transactions.
+      // synchronous=FULL: COMMIT returns only after the WAL is fsync'd, so an acknowledged
+      // entry survives power loss (NORMAL would only survive a process crash).
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    },
+  };
+}
+
+/** Creates the data directory (mode 0700: the generated signing key lives there) and the SQLite file's directory. */
+export function prepareDirectories(config: VellumConfig): void {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.database.type === 'sqlite')
+    mkdirSync(dirname(config.database.path), { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Vellum's access to its database: committed-data reads, and serialized write transactions.
+ *
+ * TypeORM's better-sqlite3 driver runs everything on one connection, so a read issued while the
+ * sequencer's transaction is open would see its uncommitted rows. Reads therefore go through a
+ * second SQLite connection (query-only), which under WAL sees only committed transactions. On
+ * PostgreSQL every query takes its own pooled connection and READ COMMITTED gives the same.
+ */
+@Injectable()
+export class VellumDatabase implements OnApplicationShutdown {
+  private readonly logger = new Logger('Storage');
+  private txChain: Promise<unknown> = Promise.resolve();
+  private readonly stmts = new Map<string, BetterSqlite3.Statement>();
+  private closed = false;
+
+  private constructor(
+    readonly dataSource: DataSource,
+    readonly dialect: Dialect,
+    private readonly sqliteReader: BetterSqlite3.Database | undefined,
+  ) {}
+
+  static open(dataSource: DataSource, config: VellumConfig): VellumDatabase {
+    if (config.database.type === 'postgres') return new VellumDatabase(dataSource, 'postgres', undefined);
+    const reader = new BetterSqlite3(config.database.path, {
+      fileMustExist: true,
+      timeout: SQLITE_BUSY_TIMEOUT_MS,
+    });
+    reader.pragma('query_only = ON');
+    const db = new VellumDatabase(dataSource, 'sqlite', reader);
+    const mode = reader.pragma('journal_mode', { simple: true });
+    if (mode !== 'wal')
+      db.logger.warn(`SQLite journal_mode is ${String(mode)}, not wal: readers may block the sequencer`);
+    return db;
+  }
+
+  /** A read of committed data. */
+  async read<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    if (this.sqliteReader === undefined) {
+      return (await this.dataSource.query(toDialect(sql, 'postgres'), params as unknown[])) as T[];
+    }
+    let stmt = this.stmts.get(sql);
+    if (stmt === undefined) {
+      stmt = this.sqliteReader.prepare(sql);
+      this.stmts.set(sql, stmt);
+      if (this.stmts.size > 256) this.stmts.delete(this.stmts.keys().next().value as string);
+    }
+    return stmt.all(...params) as T[];
+  }
+
+  /**
+   * Runs `fn` in one transaction and commits; rolls back and rethrows if `fn` or the COMMIT
+   * throws. Transactions run one at a time in this process. SQLite takes the write lock at BEGIN
+   * (IMMEDIATE), so a second process waits on busy_timeout instead of failing mid-transaction.
+   */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const run = this.txChain.then(
+      () => this.runTransaction(fn),
+      () => this.runTransaction(fn),
+    );
+    this.txChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runTransaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('database is closed');
+    const runner = this.dataSource.createQueryRunner();
+    const dialect = this.dialect;
+    const tx: SqlTx = {
+      dialect,
+      async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+        const res = await runner.query(toDialect(sql, dialect), params as unknown[], true);
+        return (res.records ?? []) as R[];
+      },
+      async execute(sql: string, params: readonly unknown[] = []): Promise<number> {
+        const res = await runner.query(toDialect(sql, dialect), params as unknown[], true);
+        return res.affected ?? 0;
+      },
+    };
+    try {
+      if (dialect === 'postgres') await runner.connect();
+      await runner.query(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN');
+      let result: T;
+      try {
+        result = await fn(tx);
+        await runner.query('COMMIT');
+      } catch (e) {
+        await rollbackQuietly(runner);
+        throw e;
+      }
+      return result;
+    } finally {
+      // The SQLite driver hands out one shared runner that must not be released.
+      if (dialect === 'postgres') await runner.release();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.txChain;
+    this.stmts.clear();
+    this.sqliteReader?.close();
+  }
+}
+
+async function rollbackQuietly(runner: QueryRunner): Promise<void> {
+  try {
+    await runner.query('ROLLBACK');
+  } catch {
+    // No transaction left to roll back (a failed COMMIT already ended it, or the connection
+    // is gone and the server aborted it): nothing of this transaction is durable either way.
+  }
+}
