@@ -1,0 +1,16 @@
+/**
+ * Vellum's pure monitoring core (monitoring.md): identity extraction, rules, evaluation, events,
+ * Standard Webhooks signing, delivery policy and the SSRF guard. No I/O, no clock, no randomness
+ * of its own: the Nest monitor module wires these to storage, the outbox and HTTP.
+ */
+export * from './identity';
+export * from './rules';
+export * from './evaluate';
+export * from './events';
+export * from './webhook-signature';
+export * from './delivery';
+export * from './ssrf';
+export { compileRegex, compileGlob, unescapedHostDots, REGEX_LIMITS } from './regex';
+export type { Pattern } from './regex';
+export { FULCIO_ARC, FULCIO_FIELDS, fulcioField, fulcioFieldByName } from './oids';
+export type { FulcioField } from './oids';
