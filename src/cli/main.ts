@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+
+const USAGE = `usage: vellum <command> [options]
+
+commands:
+  serve                       run the log (configuration from the environment, see README)
+  keygen --out FILE [--algorithm ecdsa-p256|ed25519]
+                              write a new log signing key (mode 0600) and print its public key
+  verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline]
+                              verify an entry, its SET and inclusion proof, and the log's consistency
+                              with the checkpoint seen last time
+  openapi [--out FILE]        write the OpenAPI document (stdout without --out)
+  monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S]
+          [--concurrency N] [--origin-hostname NAME] [--start-at-end]
+                              independent monitor: tail a Rekor v1 log, verify checkpoints, consistency
+                              and the root rebuilt from every entry, apply identity rules (monitor --help)
+  bench [--duration S] [--concurrency N] [--keys N] [--workers N] [--profile DIR]
+                              start a fresh server and measure entries/s and latency over HTTP
+`;
+
+/** Exit codes: 0 success, 1 failure (verification, startup), 2 usage or configuration error. */
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return (await import('./serve')).serveCommand(rest);
+    case 'keygen':
+      return (await import('./keygen')).keygenCommand(rest);
+    case 'verify':
+      return (await import('./verify')).verifyCommand(rest);
+    case 'openapi':
+      return (await import('./openapi')).openapiCommand(rest);
+    case 'monitor':
+      return (await import('./monitor-command')).monitorCommand(rest);
+    case 'bench':
+      return (await import('../bench/http-bench')).benchCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // `serve` keeps running: it returns -1 and exits from its signal handler instead.
+    if (code >= 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`vellum: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { EntriesModule } from '../entries/entries.module';
+import { LogModule } from '../log/log.module';
+import { SequencerModule } from '../sequencer/sequencer.module';
+import { SignerModule } from '../signer/signer.module';
+import { IndexController } from './index.controller';
+import { LogController } from './log.controller';
+import { OpsController } from './ops.controller';
+
+@Module({
+  imports: [LogModule, SequencerModule, SignerModule, EntriesModule],
+  controllers: [LogController, IndexController, OpsController],
+})
+export class ApiModule {}

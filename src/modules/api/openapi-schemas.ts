@@ -1,0 +1,149 @@
+/**
+ * OpenAPI component schemas of the Rekor v1 wire types, written out by hand from Rekor's
+ * openapi.yaml (handlers validate in code; these only document). Controllers refer to them with
+ * `ref(...)`; buildOpenApiDocument() adds them under components.schemas.
+ */
+type Schema = Record<string, unknown>;
+
+export const UUID_PATTERN = '^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$';
+
+export type SchemaName =
+  | 'Error'
+  | 'ProposedEntry'
+  | 'InclusionProof'
+  | 'LogEntryValue'
+  | 'LogEntry'
+  | 'SearchLogQuery'
+  | 'LogInfo'
+  | 'ConsistencyProof'
+  | 'SearchIndex';
+
+export function ref(name: SchemaName): { $ref: string } {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+const hex64: Schema = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+
+export const SCHEMAS = {
+  Error: {
+    type: 'object',
+    properties: { code: { type: 'integer' }, message: { type: 'string' } },
+  },
+  ProposedEntry: {
+    type: 'object',
+    description: 'A proposed entry: hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2.',
+    required: ['kind', 'apiVersion', 'spec'],
+    properties: {
+      kind: {
+        type: 'string',
+        enum: [
+          'alpine',
+          'cose',
+          'dsse',
+          'hashedrekord',
+          'helm',
+          'intoto',
+          'jar',
+          'rekord',
+          'rfc3161',
+          'rpm',
+          'tuf',
+        ],
+      },
+      apiVersion: { type: 'string', pattern: '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$' },
+      spec: { type: 'object', additionalProperties: true },
+    },
+  },
+  InclusionProof: {
+    type: 'object',
+    required: ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'],
+    properties: {
+      logIndex: { type: 'integer', minimum: 0, description: 'index of the entry inside its shard' },
+      rootHash: { ...hex64, description: 'root of the tree the proof is for, lowercase hex' },
+      treeSize: { type: 'integer', minimum: 1 },
+      hashes: { type: 'array', items: hex64, description: 'audit path, leaf to root, lowercase hex' },
+      checkpoint: { type: 'string', description: 'signed note over (origin, treeSize, rootHash)' },
+    },
+  },
+  LogEntryValue: {
+    type: 'object',
+    required: ['body', 'integratedTime', 'logID', 'logIndex'],
+    properties: {
+      body: { type: 'string', format: 'byte', description: 'canonical entry (the Merkle leaf), base64' },
+      integratedTime: { type: 'integer', description: 'Unix seconds' },
+      logID: { ...hex64, description: 'SHA-256 of the log key (DER SubjectPublicKeyInfo), hex' },
+      logIndex: { type: 'integer', minimum: 0 },
+      verification: {
+        type: 'object',
+        properties: {
+          inclusionProof: ref('InclusionProof'),
+          signedEntryTimestamp: {
+            type: 'string',
+            format: 'byte',
+            description: 'log signature over JCS {body, integratedTime, logID, logIndex}, base64',
+          },
+        },
+      },
+    },
+  },
+  LogEntry: {
+    type: 'object',
+    description: 'A map with exactly one key, the 80-hex EntryID.',
+    additionalProperties: ref('LogEntryValue'),
+  },
+  SearchLogQuery: {
+    type: 'object',
+    properties: {
+      entryUUIDs: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 10,
+        items: { type: 'string', pattern: UUID_PATTERN },
+      },
+      logIndexes: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'integer', minimum: 0 } },
+      entries: { type: 'array', minItems: 1, maxItems: 10, items: ref('ProposedEntry') },
+    },
+  },
+  LogInfo: {
+    type: 'object',
+    required: ['rootHash', 'treeSize', 'signedTreeHead', 'treeID'],
+    properties: {
+      rootHash: hex64,
+      treeSize: { type: 'integer', minimum: 0 },
+      signedTreeHead: { type: 'string', description: 'the latest checkpoint (signed note)' },
+      treeID: { type: 'string', pattern: '^[0-9]+$', description: 'decimal' },
+      inactiveShards: { type: 'array', items: { type: 'object' } },
+    },
+  },
+  ConsistencyProof: {
+    type: 'object',
+    required: ['rootHash', 'hashes'],
+    properties: {
+      rootHash: { ...hex64, description: "the log's current root" },
+      hashes: { type: 'array', items: hex64 },
+    },
+  },
+  SearchIndex: {
+    type: 'object',
+    properties: {
+      email: { type: 'string', format: 'email' },
+      subject: { type: 'string', minLength: 1, maxLength: 512 },
+      publicKey: {
+        type: 'object',
+        required: ['format'],
+        properties: {
+          format: { type: 'string', enum: ['pgp', 'x509', 'minisign', 'ssh', 'tuf'] },
+          content: { type: 'string', format: 'byte' },
+          url: { type: 'string', format: 'uri' },
+        },
+      },
+      hash: {
+        type: 'string',
+        pattern: '^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$',
+      },
+      operator: { type: 'string', enum: ['and', 'or'] },
+    },
+  },
+} satisfies Record<SchemaName, Schema>;
+
+export const errorResponse = { description: 'error', schema: ref('Error') } as const;

@@ -1,0 +1,90 @@
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { VellumError } from '../../core/errors';
+import type { VellumConfig } from '../config/config';
+import type { MetricsService } from '../api/metrics.service';
+import { RouteTable } from './route-table';
+
+/** Route config flag: hand the handler the raw request bytes instead of parsed JSON. */
+export const RAW_JSON = 'vellumRawJson';
+
+export function createFastifyAdapter(config: VellumConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.maxEntryBytes,
+    logger: false,
+    // sigstore-python POSTs to `/api/v1/log/entries/retrieve/`; UUIDs of the wrong length should
+    // reach the handler's pattern check (422) instead of failing the router's length cap (404).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // Under load a keep-alive connection carries thousands of requests; Node's defaults
+    // (5 s keep-alive, 1000 requests per socket) would make clients reconnect needlessly.
+    keepAliveTimeout: 65_000,
+    maxRequestsPerSocket: 0,
+    return503OnClosing: true,
+  });
+}
+
+/**
+ * Fastify-level behaviour Nest does not cover; call after NestFactory.create and before init
+ * (the onRoute hook must see Nest register its routes).
+ */
+export function configureFastify(
+  app: NestFastifyApplication,
+  config: VellumConfig,
+  metrics?: MetricsService,
+): void {
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const routes = app.get(RouteTable);
+
+  fastify.addHook('onRoute', (route) => {
+    routes.add(route.url, route.method as string | string[]);
+  });
+
+  // JSON is the only accepted body type: anything else is 415 (Fastify's "no parser" error).
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: config.maxEntryBytes },
+    (req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => {
+      const buf = typeof body === 'string' ? Buffer.from(body) : body;
+      if (buf.length === 0) return done(null, undefined);
+      // The submission route parses inside the verification workers, off the event loop.
+      if ((req.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[RAW_JSON] === true) {
+        return done(null, buf);
+      }
+      try {
+        done(null, JSON.parse(buf.toString('utf8')));
+      } catch (e) {
+        done(new VellumError('INVALID_ARGUMENT', `malformed JSON in request body: ${(e as Error).message}`));
+      }
+    },
+  );
+
+  fastify.addHook('onRequest', (req, reply, done) => {
+    reply.header('access-control-allow-origin', '*');
+    if (req.method === 'GET') {
+      // Rekor answers GETs with no-cache headers: entries carry proofs against the latest root.
+      reply.header('cache-control', 'no-cache, no-store, must-revalidate');
+    } else if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      // CORS preflight, answered permissively like Rekor's library defaults (no route has OPTIONS).
+      void reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST')
+        .header(
+          'access-control-allow-headers',
+          req.headers['access-control-request-headers'] ?? 'content-type',
+        )
+        .header('access-control-max-age', '600')
+        .send();
+      return;
+    }
+    done();
+  });
+
+  if (metrics) {
+    fastify.addHook('onResponse', (req, reply, done) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      metrics.observeHttp(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
+}

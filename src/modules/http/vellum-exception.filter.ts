@@ -1,0 +1,65 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger, NotFoundException } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { VELLUM_CONFIG, VellumConfig } from '../config/config';
+import { toHttpError } from './http-error';
+import { RouteTable } from './route-table';
+
+/**
+ * The one place errors become HTTP responses. Nest routes the errors of its handlers here, and
+ * also Fastify's (body parsing, size limit, media type) and the not-found handler, so every
+ * failure leaves as JSON `{code, message}`, never as an HTML or framework-shaped body.
+ */
+@Catch()
+export class VellumExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  constructor(
+    @Inject(VELLUM_CONFIG) private readonly config: VellumConfig,
+    private readonly routes: RouteTable,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const req = http.getRequest<FastifyRequest>();
+    if (reply.sent) return;
+
+    // Nest's not-found handler is the only source of a bare NotFoundException: the path matched
+    // no route for this method. Whether some other method would match decides 404 vs 405.
+    if (exception instanceof NotFoundException) {
+      const path = req.url.split('?', 1)[0];
+      const allowed = this.routes.allowedMethods(path);
+      if (allowed.length > 0) {
+        void reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .type('application/json')
+          .send(
+            JSON.stringify({
+              code: 405,
+              message: `method ${req.method} is not allowed, but [${allowed.join(',')}] are`,
+            }),
+          );
+        return;
+      }
+      void reply
+        .code(404)
+        .type('application/json')
+        .send(JSON.stringify({ code: 404, message: `path ${path} was not found` }));
+      return;
+    }
+
+    const res = toHttpError(exception, this.config.maxEntryBytes, req.headers['content-type']);
+    if (res.internal) {
+      const e = exception as Error;
+      this.logger.error(`${req.method} ${req.url}: ${e?.stack ?? String(exception)}`);
+    }
+    reply.code(res.status);
+    if (res.headers) for (const [k, v] of Object.entries(res.headers)) reply.header(k, v);
+    if (res.body === null) {
+      void reply.send();
+    } else {
+      void reply.type('application/json').send(JSON.stringify(res.body));
+    }
+  }
+}
