@@ -1,6 +1,7 @@
 import {
   closeSync,
   fsyncSync,
+  mkdirSync,
   linkSync,
   openSync,
   readFileSync,
@@ -97,6 +98,8 @@ export function loadOrCreateSigningKey(config: VellumConfig): LoadedSigningKey {
           'or unset it to have Vellum generate one in DATA_DIR on first boot',
       );
     }
+    // First boot on a fresh DATA_DIR: the key is the first thing written there, before storage opens.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const key = LogSigningKey.generate('ecdsa-p256');
     if (writeNewFileDurably(path, key.toPkcs8Pem())) return { key, generated: true };
     // Another process generated the key between our stat and link: use theirs.
