@@ -1,0 +1,396 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { verifyRekorCheckpoint } from '../../core/checkpoint';
+import { isVellumError } from '../../core/errors';
+import { leafHash } from '../../core/merkle/hash';
+import { verifyConsistency } from '../../core/merkle/verify';
+import { LogReader } from '../log/log-reader.service';
+import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
+import { LogIdentity } from '../signer/log-identity';
+import { VellumDatabase } from '../storage/database';
+import { ENTRY_COLUMNS, entryFromRow } from '../storage/log-queries';
+import { alertsForEntry, toCoreExpectations } from './alert-builder';
+import { CompactRange } from './compact-range';
+import { DeliveryService } from './delivery.service';
+import { logEvent, monitorIndexKeys, safeExtract } from './monitor-events';
+import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
+import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
+import { MonitorStore, type Cursor, type NewAlert } from './monitor-store';
+import { RuleService } from './rule.service';
+
+const LAG_EPISODE = 'lag_episode';
+
+export interface TickResult {
+  /** Entries evaluated (the cursor moved by this much). */
+  readonly processed: number;
+  readonly alerts: number;
+  /** Set when the log contradicted itself; the cursor then stays put (fail closed). */
+  readonly inconsistent?: string;
+}
+
+/**
+ * The server-side monitor (monitoring.md §4.3): evaluates the rules on every committed entry, in
+ * log order, from a cursor stored in the database.
+ *
+ * Only committed data is read: entries below the latest checkpoint's size (the sequencer stores
+ * entries and the checkpoint covering them in one transaction). Each batch ends with ONE
+ * transaction that advances the cursor (compare-and-set), writes the identity index, the alerts
+ * (primary key = stable event id, insert-or-ignore) and their outbox rows; so a crash or restart
+ * re-evaluates an uncommitted batch and never skips or repeats an alert.
+ *
+ * The log is checked on the way, from the same database: every new checkpoint must verify under
+ * the log key and be consistent with the last one verified, every entry's body must hash to its
+ * stored leaf hash, and the root rebuilt from all leaves (compact range kept in the cursor) must
+ * equal the checkpoint's. Any failure raises `log.inconsistent` and stops the cursor.
+ */
+@Injectable()
+export class EvaluatorService {
+  private readonly logger = new Logger('MonitorEvaluator');
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private running: Promise<void> | undefined;
+  private inconsistent: string | undefined;
+
+  constructor(
+    private readonly store: MonitorStore,
+    private readonly rules: RuleService,
+    private readonly reader: LogReader,
+    private readonly log: LogIdentity,
+    private readonly db: VellumDatabase,
+    private readonly delivery: DeliveryService,
+    @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
+    @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Why the evaluator stopped, if the log was found inconsistent. */
+  get halted(): string | undefined {
+    return this.inconsistent;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.loopOnce().finally(() => (this.running = undefined));
+    }, ms);
+  }
+
+  private async loopOnce(): Promise<void> {
+    let processed = 0;
+    try {
+      processed = (await this.tick()).processed;
+    } catch (e) {
+      this.logger.error(`evaluation pass failed: ${(e as Error).stack ?? String(e)}`);
+    }
+    this.schedule(processed > 0 ? 0 : this.config.pollMs);
+  }
+
+  /** Evaluates until the cursor reaches the latest checkpoint (tests and backfill helpers). */
+  async runUntilIdle(): Promise<{ processed: number; alerts: number }> {
+    let processed = 0;
+    let alerts = 0;
+    for (;;) {
+      const r = await this.tick();
+      processed += r.processed;
+      alerts += r.alerts;
+      if (r.processed === 0) return { processed, alerts };
+    }
+  }
+
+  /** One batch: at most MONITOR_BATCH_SIZE entries, one transaction. */
+  async tick(): Promise<TickResult> {
+    if (this.inconsistent !== undefined) return { processed: 0, alerts: 0, inconsistent: this.inconsistent };
+    await this.rules.ready;
+    const rules = await this.rules.current();
+    let cp: SignedCheckpoint;
+    try {
+      cp = await this.reader.latestCheckpoint();
+    } catch (e) {
+      if (isVellumError(e, 'UNAVAILABLE')) return { processed: 0, alerts: 0 };
+      throw e;
+    }
+    const cursor = await this.store.getCursor();
+    const now = this.now();
+
+    const cpProblem = await this.checkCheckpoint(cursor, cp);
+    if (cpProblem !== undefined) return this.raiseInconsistent(cursor, cp, cpProblem, now);
+
+    const lagAlerts = await this.checkLag(cursor, cp, now);
+
+    const from = cursor.nextIndex;
+    const to = Math.min(cp.size, from + this.config.batchSize);
+    const range = CompactRange.fromHex(from, cursor.compactRange);
+    const entries: StoredEntry[] =
+      from < to
+        ? (
+            await this.db.read(
+              `SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`,
+              [from, to],
+            )
+          ).map(entryFromRow)
+        : [];
+    if (entries.length !== to - from || entries.some((e, i) => e.index !== from + i)) {
+      return this.raiseInconsistent(
+        cursor,
+        cp,
+        `entries ${from}..${to - 1} below checkpoint size ${cp.size} are missing`,
+        now,
+      );
+    }
+    const expectations = toCoreExpectations(await this.store.listExpectations(now));
+    const alerts: NewAlert[] = [];
+    const keys: Array<[string, number]> = [];
+    for (const entry of entries) {
+      if (!leafHash(entry.body).equals(entry.leafHash)) {
+        return this.raiseInconsistent(
+          cursor,
+          cp,
+          `entry ${entry.index}: body does not hash to its stored leaf hash`,
+          now,
+        );
+      }
+      range.append(entry.leafHash);
+      const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
+      for (const k of monitorIndexKeys(identity)) keys.push([k, entry.index]);
+      if (rules.length === 0) continue;
+      const res = await alertsForEntry(
+        entry,
+        identity,
+        rules,
+        expectations,
+        now,
+        cp,
+        this.reader,
+        this.log,
+        'live',
+      );
+      alerts.push(...res.alerts);
+    }
+    if (to === cp.size && !range.root().equals(cp.rootHash)) {
+      return this.raiseInconsistent(
+        cursor,
+        cp,
+        `the root rebuilt from all ${cp.size} leaves (${range.root().toString('hex')}) is not the checkpoint root`,
+        now,
+      );
+    }
+    const changedCheckpoint = cursor.checkpointSize !== cp.size;
+    if (entries.length === 0 && !changedCheckpoint) return { processed: 0, alerts: lagAlerts };
+
+    const endpoints = await this.store.listWebhooks();
+    let inserted = 0;
+    const committed = await this.db.transaction(async (tx) => {
+      const ok = await this.store.advanceCursor(
+        tx,
+        cursor,
+        {
+          nextIndex: to,
+          checkpointSize: cp.size,
+          checkpointRoot: cp.rootHash,
+          checkpointNote: cp.note,
+          compactRange: range.toHex(),
+        },
+        now,
+      );
+      if (!ok) return false;
+      await this.store.insertIdentityKeys(tx, keys);
+      for (const a of alerts) if (await this.store.insertAlert(tx, a, now, endpoints)) inserted++;
+      await this.options.beforeCommit?.({ fromIndex: from, toIndex: to });
+      return true;
+    });
+    if (!committed) {
+      this.logger.warn('another monitor process advanced the cursor; re-reading it');
+      return { processed: 0, alerts: lagAlerts };
+    }
+    if (inserted > 0) this.delivery.kick();
+    return { processed: entries.length, alerts: inserted + lagAlerts };
+  }
+
+  /** Undefined when `cp` is a valid successor of the cursor's checkpoint, else why not. */
+  private async checkCheckpoint(cursor: Cursor, cp: SignedCheckpoint): Promise<string | undefined> {
+    const sameAsCursor =
+      cursor.checkpointSize === cp.size &&
+      cursor.checkpointRoot !== undefined &&
+      cursor.checkpointRoot.equals(cp.rootHash);
+    if (sameAsCursor && cursor.checkpointNote === cp.note) return undefined;
+    try {
+      const parsed = verifyRekorCheckpoint(cp.note, this.log.publicKey, this.log.hostname);
+      if (parsed.size !== cp.size || !parsed.rootHash.equals(cp.rootHash))
+        return `stored checkpoint size/root differ from its signed note (size ${parsed.size})`;
+      if (parsed.origin !== this.log.origin)
+        return `checkpoint origin ${JSON.stringify(parsed.origin)} is not ${this.log.origin}`;
+    } catch (e) {
+      return `checkpoint of size ${cp.size} does not verify: ${(e as Error).message}`;
+    }
+    if (cp.size < cursor.checkpointSize)
+      return `the log shrank from ${cursor.checkpointSize} to ${cp.size} entries`;
+    if (cp.size < cursor.nextIndex)
+      return `checkpoint size ${cp.size} is below entries already evaluated (${cursor.nextIndex})`;
+    if (cursor.checkpointSize === 0 || cursor.checkpointRoot === undefined) return undefined;
+    try {
+      const proof =
+        cursor.checkpointSize === cp.size
+          ? []
+          : await this.reader.consistencyProof(cursor.checkpointSize, cp.size);
+      verifyConsistency(cursor.checkpointSize, cp.size, proof, cursor.checkpointRoot, cp.rootHash);
+    } catch (e) {
+      return `checkpoint of size ${cp.size} is not consistent with the verified checkpoint of size ${cursor.checkpointSize}: ${(e as Error).message}`;
+    }
+    return undefined;
+  }
+
+  private async raiseInconsistent(
+    cursor: Cursor,
+    cp: SignedCheckpoint,
+    reason: string,
+    now: number,
+  ): Promise<TickResult> {
+    this.inconsistent = reason;
+    this.logger.error(`log.inconsistent: ${reason}; the monitor cursor stays at ${cursor.nextIndex}`);
+    const ev = logEvent('log.inconsistent', this.log.origin, cp.size, now, {
+      logOrigin: this.log.origin,
+      reason,
+      checkpoint: cp.note,
+      ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
+      cursor: cursor.nextIndex,
+    });
+    const endpoints = await this.store.listWebhooks();
+    const inserted = await this.db.transaction((tx) =>
+      this.store.insertAlert(
+        tx,
+        {
+          id: ev.id,
+          type: 'log.inconsistent',
+          ruleId: '',
+          severity: 'critical',
+          action: 'alert',
+          expected: false,
+          summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
+          identity: null,
+          reasons: [{ code: 'log-inconsistent', message: reason }],
+          evidence: {
+            checkpoint: cp.note,
+            ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
+          },
+          payload: ev.body,
+          source: 'log',
+        },
+        now,
+        endpoints,
+      ),
+    );
+    if (inserted) this.delivery.kick();
+    return { processed: 0, alerts: inserted ? 1 : 0, inconsistent: reason };
+  }
+
+  /** monitor.lagging once per episode (cursor more than N entries or T seconds behind). */
+  private async checkLag(cursor: Cursor, cp: SignedCheckpoint, now: number): Promise<number> {
+    const behind = cp.size - cursor.nextIndex;
+    let ageSeconds = 0;
+    if (behind > 0) {
+      const rows = await this.db.read('SELECT integrated_time FROM entries WHERE idx = ?', [
+        cursor.nextIndex,
+      ]);
+      if (rows.length > 0)
+        ageSeconds = Math.max(0, Math.floor(now / 1000) - Number(rows[0]!.integrated_time));
+    }
+    const lagging = behind > this.config.lagEntries || ageSeconds > this.config.lagSeconds;
+    const episode = await this.store.getState(LAG_EPISODE);
+    if (!lagging) {
+      if (episode !== undefined) {
+        await this.db.transaction((tx) => this.store.setState(tx, LAG_EPISODE, undefined));
+        this.logger.log(`monitor caught up (was lagging since index ${episode})`);
+      }
+      return 0;
+    }
+    if (episode !== undefined) return 0;
+    const reason = `the monitor is ${behind} entries and ${ageSeconds} s behind the log (limits: ${this.config.lagEntries} entries, ${this.config.lagSeconds} s)`;
+    this.logger.warn(`monitor.lagging: ${reason}`);
+    const ev = logEvent('monitor.lagging', this.log.origin, cursor.nextIndex, now, {
+      logOrigin: this.log.origin,
+      cursor: cursor.nextIndex,
+      treeSize: cp.size,
+      lagEntries: behind,
+      lagSeconds: ageSeconds,
+      reason,
+    });
+    const endpoints = await this.store.listWebhooks();
+    const inserted = await this.db.transaction(async (tx) => {
+      await this.store.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
+      return this.store.insertAlert(
+        tx,
+        {
+          id: ev.id,
+          type: 'monitor.lagging',
+          ruleId: '',
+          severity: 'medium',
+          action: 'alert',
+          expected: false,
+          summary: `monitor.lagging at ${this.log.origin}: ${reason}`,
+          identity: null,
+          reasons: [{ code: 'lagging', message: reason }],
+          evidence: {
+            checkpoint: cp.note,
+            cursor: cursor.nextIndex,
+            lagEntries: behind,
+            lagSeconds: ageSeconds,
+          },
+          payload: ev.body,
+          source: 'log',
+        },
+        now,
+        endpoints,
+      );
+    });
+    if (inserted) this.delivery.kick();
+    return inserted ? 1 : 0;
+  }
+
+  /** Cursor and lag, for the status endpoint and metrics. */
+  async status(): Promise<{
+    cursor: number;
+    checkpointSize: number;
+    treeSize?: number;
+    lagEntries?: number;
+    lagSeconds?: number;
+    halted?: string;
+  }> {
+    const cursor = await this.store.getCursor();
+    let treeSize: number | undefined;
+    let lagSeconds: number | undefined;
+    try {
+      treeSize = (await this.reader.latestCheckpoint()).size;
+      if (treeSize > cursor.nextIndex) {
+        const rows = await this.db.read('SELECT integrated_time FROM entries WHERE idx = ?', [
+          cursor.nextIndex,
+        ]);
+        if (rows.length > 0)
+          lagSeconds = Math.max(0, Math.floor(this.now() / 1000) - Number(rows[0]!.integrated_time));
+      } else lagSeconds = 0;
+    } catch {
+      treeSize = undefined;
+    }
+    return {
+      cursor: cursor.nextIndex,
+      checkpointSize: cursor.checkpointSize,
+      ...(treeSize !== undefined ? { treeSize, lagEntries: Math.max(0, treeSize - cursor.nextIndex) } : {}),
+      ...(lagSeconds !== undefined ? { lagSeconds } : {}),
+      ...(this.inconsistent !== undefined ? { halted: this.inconsistent } : {}),
+    };
+  }
+}

@@ -1,0 +1,338 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AdminAuthGuard, MonitorExceptionFilter } from './admin-auth';
+import {
+  MonitorAdminService,
+  alertSummaryView,
+  alertView,
+  expectationView,
+  webhookView,
+} from './admin.service';
+import { BackfillService } from './backfill.service';
+import { EvaluatorService } from './evaluator.service';
+import { badRequest, notFound } from './monitor-errors';
+import { MonitorStore, type BackfillRecord, type StoredRule } from './monitor-store';
+import { RuleService } from './rule.service';
+
+function send(reply: FastifyReply, status: number, body: unknown): void {
+  void reply.code(status).type('application/json').send(JSON.stringify(body));
+}
+
+const iso = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : new Date(ms).toISOString();
+
+function ruleView(r: StoredRule): Record<string, unknown> {
+  return {
+    name: r.name,
+    source: r.source,
+    digest: r.digest,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    rule: r.document,
+  };
+}
+
+function backfillView(b: BackfillRecord): Record<string, unknown> {
+  const total = b.candidates ?? b.toIndex - b.fromIndex;
+  return {
+    id: b.id,
+    rule: b.ruleId,
+    status: b.status,
+    mode: b.mode,
+    fromIndex: b.fromIndex,
+    toIndex: b.toIndex,
+    nextIndex: b.nextIndex,
+    candidates: total,
+    processed: b.processed,
+    progress:
+      b.toIndex === b.fromIndex ? 1 : Math.min(1, (b.nextIndex - b.fromIndex) / (b.toIndex - b.fromIndex)),
+    alerts: b.alerts,
+    ...(b.error !== undefined ? { error: b.error } : {}),
+    createdAt: iso(b.createdAt),
+    updatedAt: iso(b.updatedAt),
+    ...(b.finishedAt !== undefined ? { finishedAt: iso(b.finishedAt) } : {}),
+  };
+}
+
+@ApiTags('monitor')
+@ApiBearerAuth()
+@UseGuards(AdminAuthGuard)
+@UseFilters(MonitorExceptionFilter)
+@Controller('v1/monitor')
+export class MonitorController {
+  constructor(
+    private readonly rules: RuleService,
+    private readonly admin: MonitorAdminService,
+    private readonly store: MonitorStore,
+    private readonly evaluator: EvaluatorService,
+    private readonly backfills: BackfillService,
+  ) {}
+
+  // -- status ----------------------------------------------------------------------------------
+
+  @Get('status')
+  @ApiOperation({ operationId: 'monitorStatus', summary: 'Monitor cursor, lag, rules and outbox state' })
+  async status(@Res() reply: FastifyReply): Promise<void> {
+    const ev = await this.evaluator.status();
+    const rules = await this.store.listRules();
+    send(reply, 200, {
+      cursor: ev,
+      rules: {
+        count: rules.length,
+        version: await this.store.rulesVersion(),
+        file: (await this.rules.rulesFileStatus()) ?? null,
+      },
+      outbox: await this.store.outboxStats(),
+    });
+  }
+
+  // -- rules -----------------------------------------------------------------------------------
+
+  @Get('rules')
+  @ApiOperation({
+    operationId: 'listMonitorRules',
+    summary: 'List identity rules (admin API and rules file)',
+  })
+  async listRules(@Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, { rules: (await this.rules.list()).map(ruleView) });
+  }
+
+  @Post('rules')
+  @ApiOperation({
+    operationId: 'createMonitorRule',
+    summary: 'Create an identity rule; 400 lists every problem with its path',
+  })
+  async createRule(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const res = await this.rules.create(body);
+    const jobs = res.compiled.backfill ? (await this.backfills.listRecent(res.compiled.id)).slice(0, 1) : [];
+    send(reply, 201, {
+      ...ruleView(res.rule),
+      warnings: res.warnings,
+      ...(jobs.length > 0 ? { backfill: backfillView(jobs[0]!) } : {}),
+    });
+  }
+
+  @Post('rules/validate')
+  @ApiOperation({ operationId: 'validateMonitorRules', summary: 'Validate rules without storing them' })
+  validateRules(@Body() body: unknown, @Res() reply: FastifyReply): void {
+    const v = this.rules.validate(body);
+    send(reply, 200, {
+      valid: v.errors.length === 0,
+      errors: v.errors,
+      warnings: v.warnings,
+      rules: v.rules.map((r) => r.document),
+    });
+  }
+
+  @Get('rules/:name')
+  @ApiOperation({ operationId: 'getMonitorRule', summary: 'Get one identity rule' })
+  async getRule(@Param('name') name: string, @Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, ruleView(await this.rules.get(name)));
+  }
+
+  @Delete('rules/:name')
+  @ApiOperation({
+    operationId: 'deleteMonitorRule',
+    summary: 'Delete an identity rule created through the API',
+  })
+  async deleteRule(@Param('name') name: string, @Res() reply: FastifyReply): Promise<void> {
+    await this.rules.remove(name);
+    void reply.code(204).send();
+  }
+
+  // -- alerts ----------------------------------------------------------------------------------
+
+  @Get('alerts')
+  @ApiOperation({
+    operationId: 'listMonitorAlerts',
+    summary:
+      'List alerts, newest first; filters status, rule, type, since (RFC 3339 or Unix ms), limit, offset',
+  })
+  async listAlerts(@Query() q: Record<string, unknown>, @Res() reply: FastifyReply): Promise<void> {
+    const f = this.admin.alertFilter(q ?? {});
+    const { alerts, total } = await this.store.listAlerts(f);
+    send(reply, 200, { alerts: alerts.map(alertSummaryView), total, limit: f.limit, offset: f.offset });
+  }
+
+  @Get('alerts/:id')
+  @ApiOperation({
+    operationId: 'getMonitorAlert',
+    summary: 'One alert with its evidence, deliveries and audit log',
+  })
+  async getAlert(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    const a = await this.admin.getAlert(id);
+    const deliveries = await this.store.deliveriesForEvent(id);
+    send(reply, 200, {
+      ...alertView(a),
+      deliveries: deliveries.map((d) => ({
+        endpoint: d.endpointId,
+        status: d.status,
+        attempts: d.attempts,
+        ...(d.lastStatus !== undefined ? { lastStatus: d.lastStatus } : {}),
+        ...(d.lastError !== undefined ? { lastError: d.lastError } : {}),
+        ...(d.status === 'pending' ? { nextAttemptAt: iso(d.nextAttemptAt) } : {}),
+        ...(d.deliveredAt !== undefined ? { deliveredAt: iso(d.deliveredAt) } : {}),
+      })),
+      audit: (await this.store.auditLog(id)).map((x) => ({ ...x, at: iso(x.at) })),
+    });
+  }
+
+  @Get('alerts/:id/evidence')
+  @ApiOperation({
+    operationId: 'getMonitorAlertEvidence',
+    summary: 'Entry body, inclusion proof and signed checkpoint, checkable offline with the log key',
+  })
+  async evidence(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    const a = await this.admin.getAlert(id);
+    if (a.evidence === undefined) throw notFound(`evidence of alert ${id}`);
+    send(reply, 200, a.evidence);
+  }
+
+  @Post('alerts/:id/ack')
+  @ApiOperation({ operationId: 'acknowledgeMonitorAlert', summary: 'Acknowledge an alert' })
+  async ack(@Param('id') id: string, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, alertSummaryView(await this.admin.acknowledge(id, body)));
+  }
+
+  @Post('alerts/:id/resolve')
+  @ApiOperation({
+    operationId: 'resolveMonitorAlert',
+    summary: 'Resolve an alert: {resolution: expected | compromise | false_positive, reason?}',
+  })
+  async resolve(@Param('id') id: string, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, alertSummaryView(await this.admin.resolve(id, body)));
+  }
+
+  // -- expectations ----------------------------------------------------------------------------
+
+  @Post('expectations')
+  @ApiOperation({
+    operationId: 'createMonitorExpectation',
+    summary: 'Pre-register an expected signing (run invocation URI and/or digest)',
+  })
+  async createExpectation(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    send(reply, 201, expectationView(await this.admin.createExpectation(body)));
+  }
+
+  @Get('expectations')
+  @ApiOperation({ operationId: 'listMonitorExpectations', summary: 'List expected signings' })
+  async listExpectations(@Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, { expectations: (await this.store.listExpectations()).map(expectationView) });
+  }
+
+  @Delete('expectations/:id')
+  @ApiOperation({ operationId: 'deleteMonitorExpectation', summary: 'Delete an expected signing' })
+  async deleteExpectation(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    await this.admin.deleteExpectation(id);
+    void reply.code(204).send();
+  }
+
+  // -- backfills -------------------------------------------------------------------------------
+
+  @Post('backfills')
+  @ApiOperation({
+    operationId: 'createMonitorBackfill',
+    summary: 'Run a rule over past entries: {rule, fromIndex?, toIndex?}; progress via GET',
+  })
+  async createBackfill(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badRequest('body must be a JSON object');
+    const o = body as Record<string, unknown>;
+    if (typeof o.rule !== 'string' || o.rule === '') throw badRequest('rule (a rule name) is required');
+    const int = (k: string): number | undefined => {
+      const v = o[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+        throw badRequest(`${k} must be a non-negative integer`);
+      return v;
+    };
+    const job = await this.backfills.create(o.rule, int('fromIndex'), int('toIndex'));
+    send(reply, 202, backfillView(job));
+  }
+
+  @Get('backfills')
+  @ApiOperation({ operationId: 'listMonitorBackfills', summary: 'List backfill jobs, newest first' })
+  async listBackfills(@Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, { backfills: (await this.store.listBackfills()).map(backfillView) });
+  }
+
+  @Get('backfills/:id')
+  @ApiOperation({ operationId: 'getMonitorBackfill', summary: 'One backfill job and its progress' })
+  async getBackfill(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    const b = await this.store.getBackfill(id);
+    if (!b) throw notFound(`backfill ${id}`);
+    send(reply, 200, backfillView(b));
+  }
+
+  // -- webhooks --------------------------------------------------------------------------------
+
+  @Post('webhooks')
+  @ApiOperation({
+    operationId: 'createMonitorWebhook',
+    summary: 'Create a webhook endpoint {url, eventTypes, name?}; the whsec_ secret is shown only here',
+  })
+  async createWebhook(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const { webhook, secret } = await this.admin.createWebhook(body);
+    send(reply, 201, { ...webhookView(webhook), secret });
+  }
+
+  @Get('webhooks')
+  @ApiOperation({ operationId: 'listMonitorWebhooks', summary: 'List webhook endpoints (no secrets)' })
+  async listWebhooks(@Res() reply: FastifyReply): Promise<void> {
+    const list = await this.store.listWebhooks();
+    const out = [];
+    for (const w of list) out.push({ ...webhookView(w), deliveries: await this.store.outboxStats(w.id) });
+    send(reply, 200, { webhooks: out });
+  }
+
+  @Get('webhooks/:id')
+  @ApiOperation({
+    operationId: 'getMonitorWebhook',
+    summary: 'One endpoint with its recent delivery attempts',
+  })
+  async getWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    const w = await this.admin.getWebhook(id);
+    const attempts = await this.store.attemptsFor(w.id);
+    send(reply, 200, {
+      ...webhookView(w),
+      deliveries: await this.store.outboxStats(w.id),
+      attempts: attempts.map((a) => ({
+        eventId: a.event_id,
+        attempt: Number(a.attempt),
+        at: iso(Number(a.at)),
+        status: a.status === null ? null : Number(a.status),
+        outcome: a.outcome,
+        error: a.error ?? null,
+        durationMs: Number(a.duration_ms),
+      })),
+    });
+  }
+
+  @Post('webhooks/:id/enable')
+  @ApiOperation({ operationId: 'enableMonitorWebhook', summary: 'Re-enable a disabled endpoint' })
+  async enableWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    send(reply, 200, webhookView(await this.admin.enableWebhook(id)));
+  }
+
+  @Delete('webhooks/:id')
+  @ApiOperation({
+    operationId: 'deleteMonitorWebhook',
+    summary: 'Delete an endpoint and its pending deliveries',
+  })
+  async deleteWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    await this.admin.deleteWebhook(id);
+    void reply.code(204).send();
+  }
+}

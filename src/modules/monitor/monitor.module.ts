@@ -1,0 +1,110 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { MetricsService } from '../api/metrics.service';
+import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
+import { LogModule } from '../log/log.module';
+import { SignerModule } from '../signer/signer.module';
+import { AdminAuthGuard, MonitorExceptionFilter } from './admin-auth';
+import { MonitorAdminService } from './admin.service';
+import { BackfillService } from './backfill.service';
+import { DeliveryService } from './delivery.service';
+import { EvaluatorService } from './evaluator.service';
+import { MONITOR_CONFIG, loadMonitorConfig, type MonitorConfig } from './monitor.config';
+import { MonitorController } from './monitor.controller';
+import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
+import { MonitorStore } from './monitor-store';
+import { RuleService } from './rule.service';
+
+/** Starts and stops the monitor's background loops with the application. */
+@Injectable()
+export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Monitor');
+  private started = false;
+
+  constructor(
+    private readonly evaluator: EvaluatorService,
+    private readonly delivery: DeliveryService,
+    private readonly backfills: BackfillService,
+    private readonly store: MonitorStore,
+    @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
+    @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.metrics) {
+      this.metrics.gauge(
+        'vellum_monitor_lag_entries',
+        'Committed entries the monitor has not evaluated yet',
+        async () => {
+          return (await this.evaluator.status()).lagEntries ?? 0;
+        },
+      );
+      this.metrics.gauge(
+        'vellum_monitor_outbox_pending',
+        'Webhook deliveries waiting in the outbox',
+        async () => {
+          return (await this.store.outboxStats()).pending ?? 0;
+        },
+      );
+    }
+    if (!(this.options.autoStart ?? this.config.workersEnabled)) return;
+    this.started = true;
+    this.evaluator.start();
+    this.delivery.start();
+    this.backfills.start();
+    this.logger.log(
+      `monitor running (rules file: ${this.config.rulesPath ?? 'none'}; admin API ${this.config.adminToken ? 'enabled' : 'disabled, ADMIN_TOKEN unset'})`,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await Promise.all([this.evaluator.stop(), this.delivery.stop(), this.backfills.stop()]);
+  }
+}
+
+/**
+ * Identity monitoring inside Vellum (monitoring.md §4): rules (file + admin API), the evaluator
+ * over committed entries, alerts with evidence, expectations, backfills and webhook delivery from
+ * a durable outbox. Needs StorageModule and ConfigModule; the admin API is under /v1/monitor.
+ * Override MONITOR_CONFIG / MONITOR_OPTIONS in tests.
+ */
+@Module({
+  imports: [LogModule, SignerModule],
+  controllers: [MonitorController],
+  providers: [
+    {
+      provide: MONITOR_CONFIG,
+      inject: [VELLUM_CONFIG],
+      useFactory: (config: VellumConfig): MonitorConfig => loadMonitorConfig(process.env, config.role),
+    },
+    { provide: MONITOR_OPTIONS, useValue: {} satisfies MonitorOptions },
+    MonitorStore,
+    RuleService,
+    DeliveryService,
+    EvaluatorService,
+    BackfillService,
+    MonitorAdminService,
+    AdminAuthGuard,
+    MonitorExceptionFilter,
+    MonitorWorkers,
+  ],
+  exports: [
+    RuleService,
+    EvaluatorService,
+    DeliveryService,
+    BackfillService,
+    MonitorStore,
+    MonitorAdminService,
+  ],
+})
+export class MonitorModule {}

@@ -1,0 +1,287 @@
+/**
+ * Shared set-up for the monitor tests: a Nest app with the real storage, signer, sequencer, log
+ * reader and monitor modules on a temp SQLite database, served over Fastify on a free port;
+ * real hashedrekord entries signed by Fulcio-style certificates made in the test.
+ */
+import { ConsoleLogger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { createHash, randomBytes, sign } from 'node:crypto';
+import { prepareEntry, referenceVerifier } from '../../src/core/entries';
+import { LogPublicKey } from '../../src/core/keys';
+import { loadConfig, type VellumConfig } from '../../src/modules/config/config';
+import { ConfigModule } from '../../src/modules/config/config.module';
+import { configureFastify, createFastifyAdapter } from '../../src/modules/http/fastify-setup';
+import { HttpModule } from '../../src/modules/http/http.module';
+import type { PreparedEntry } from '../../src/modules/log/log.types';
+import { LogModule } from '../../src/modules/log/log.module';
+import { BackfillService } from '../../src/modules/monitor/backfill.service';
+import { DeliveryService } from '../../src/modules/monitor/delivery.service';
+import { EvaluatorService } from '../../src/modules/monitor/evaluator.service';
+import { MONITOR_CONFIG, loadMonitorConfig } from '../../src/modules/monitor/monitor.config';
+import { MonitorModule } from '../../src/modules/monitor/monitor.module';
+import { MONITOR_OPTIONS, type MonitorOptions } from '../../src/modules/monitor/monitor.options';
+import { MonitorStore } from '../../src/modules/monitor/monitor-store';
+import { RuleService } from '../../src/modules/monitor/rule.service';
+import { LogWriter } from '../../src/modules/sequencer/log-writer.service';
+import { SequencerModule } from '../../src/modules/sequencer/sequencer.module';
+import { SEQUENCER_OPTIONS } from '../../src/modules/sequencer/sequencer.options';
+import { LogIdentity } from '../../src/modules/signer/log-identity';
+import { SignerModule } from '../../src/modules/signer/signer.module';
+import { StorageModule } from '../../src/modules/storage/storage.module';
+import {
+  buildCa,
+  buildCertificate,
+  githubFulcioExtensions,
+  fulcioExt,
+  newKeyPair,
+  type BuiltCert,
+  type SanSpec,
+} from '../support/x509-builder';
+
+export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
+import type { TestDb } from '../modules/storage-harness';
+
+export const ADMIN_TOKEN = 'monitor-admin-token-for-tests-0123456789';
+export const GH = 'https://token.actions.githubusercontent.com';
+
+class QuietLogger extends ConsoleLogger {
+  readonly lines: string[] = [];
+  constructor() {
+    super('test', { logLevels: ['error'] });
+  }
+  override log(m: unknown, c?: string): void {
+    this.lines.push(`${c ?? ''}: ${String(m)}`);
+  }
+  override warn(m: unknown, c?: string): void {
+    this.lines.push(`${c ?? ''}: WARN ${String(m)}`);
+  }
+  override error(m: unknown, ...rest: unknown[]): void {
+    this.lines.push(`ERROR ${String(m)}`);
+    if (process.env.VELLUM_TEST_VERBOSE) super.error(m, ...(rest as []));
+  }
+}
+
+export interface MonitorApp {
+  readonly app: NestFastifyApplication;
+  readonly url: string;
+  readonly config: VellumConfig;
+  readonly writer: LogWriter;
+  readonly evaluator: EvaluatorService;
+  readonly delivery: DeliveryService;
+  readonly backfills: BackfillService;
+  readonly rules: RuleService;
+  readonly store: MonitorStore;
+  readonly identity: LogIdentity;
+  readonly publicKey: LogPublicKey;
+  readonly logLines: string[];
+  close(): Promise<void>;
+}
+
+export interface BootOptions {
+  /** Monitor environment (MONITOR_*, ADMIN_TOKEN, WEBHOOK_*); ADMIN_TOKEN defaults to the test token. */
+  readonly monitorEnv?: Record<string, string>;
+  readonly options?: MonitorOptions;
+  /** Default false: tests drive the evaluator themselves. */
+  readonly autoStart?: boolean;
+}
+
+export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<MonitorApp> {
+  const config = loadConfig({ LOG_HOSTNAME: 'vellum.test', BATCH_MAX_AGE_MS: '5', ...db.env }, db.dataDir);
+  const logger = new QuietLogger();
+  const mcfg = loadMonitorConfig({ ADMIN_TOKEN, ...opts.monitorEnv }, 'all', db.dataDir);
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot(config),
+      HttpModule,
+      StorageModule.forRoot(),
+      SignerModule,
+      SequencerModule,
+      LogModule,
+      MonitorModule,
+    ],
+  })
+    .setLogger(logger)
+    .overrideProvider(SEQUENCER_OPTIONS)
+    .useValue({})
+    .overrideProvider(MONITOR_CONFIG)
+    .useValue(mcfg)
+    .overrideProvider(MONITOR_OPTIONS)
+    .useValue({ autoStart: opts.autoStart ?? false, ...opts.options })
+    .compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
+    bodyParser: false,
+  });
+  app.useLogger(logger);
+  configureFastify(app, config);
+  await app.init();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.getHttpServer().address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const identity = app.get(LogIdentity);
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    config,
+    writer: app.get(LogWriter),
+    evaluator: app.get(EvaluatorService),
+    delivery: app.get(DeliveryService),
+    backfills: app.get(BackfillService),
+    rules: app.get(RuleService),
+    store: app.get(MonitorStore),
+    identity,
+    publicKey: LogPublicKey.fromPem(identity.publicKey.pem),
+    logLines: logger.lines,
+    close: () => app.close(),
+  };
+}
+
+// -- certificates and entries --------------------------------------------------------------------
+
+export const CA = buildCa('fulcio test CA');
+
+export interface GhOpts {
+  file?: string;
+  ref?: string;
+  runner?: string;
+  trigger?: string;
+  repoId?: string;
+  runUri?: string;
+}
+
+/** A Fulcio-style GitHub Actions certificate. */
+export function ghCert(o: GhOpts = {}): BuiltCert {
+  const file = o.file ?? 'release.yml';
+  const ref = o.ref ?? 'refs/tags/v1.2.3';
+  return buildCertificate({
+    issuer: CA,
+    sans: [{ uri: `https://github.com/org/repo/.github/workflows/${file}@${ref}` }],
+    extensions: githubFulcioExtensions({
+      workflowRef: `.github/workflows/${file}@${ref}`,
+      ...(o.runner ? { runnerEnvironment: o.runner } : {}),
+      ...(o.trigger ? { trigger: o.trigger } : {}),
+      ...(o.repoId ? { repoId: o.repoId } : {}),
+      ...(o.runUri ? { runUri: o.runUri } : {}),
+    }),
+  });
+}
+
+/** A certificate for an e-mail identity (e.g. a Google login). */
+export function emailCert(email: string, issuer = 'https://accounts.google.com'): BuiltCert {
+  const sans: SanSpec[] = [{ email }];
+  return buildCertificate({ issuer: CA, sans, extensions: [fulcioExt(1, issuer), fulcioExt(8, issuer)] });
+}
+
+const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64');
+export const sha256hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+/** A real, signed hashedrekord ProposedEntry (the certificate's key signs the artifact). */
+export function proposedEntry(
+  signer: { pem: string; privateKey: import('node:crypto').KeyObject },
+  artifact: Buffer = randomBytes(32),
+): Record<string, unknown> {
+  return {
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm: 'sha256', value: sha256hex(artifact) } },
+      signature: {
+        content: b64(sign('sha256', artifact, signer.privateKey)),
+        publicKey: { content: b64(signer.pem) },
+      },
+    },
+  };
+}
+
+export function certSigner(cert: BuiltCert): { pem: string; privateKey: import('node:crypto').KeyObject } {
+  return { pem: cert.pem, privateKey: cert.keys.privateKey };
+}
+
+export function keySigner(): { pem: string; privateKey: import('node:crypto').KeyObject } {
+  const k = newKeyPair();
+  return { pem: k.publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey: k.privateKey };
+}
+
+/** Verified and canonicalized exactly as the API would (reference verifier). */
+export function prepared(
+  signer: { pem: string; privateKey: import('node:crypto').KeyObject },
+  artifact?: Buffer,
+): PreparedEntry {
+  return prepareEntry(proposedEntry(signer, artifact), referenceVerifier);
+}
+
+/** Submits through the module-level write path; resolves with the entry's index once committed. */
+export async function submit(m: MonitorApp, e: PreparedEntry): Promise<number> {
+  return (await m.writer.submit(e)).entry.index;
+}
+
+// -- HTTP ----------------------------------------------------------------------------------------
+
+export interface Res {
+  status: number;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
+export async function api(
+  m: { url: string },
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string | null = ADMIN_TOKEN,
+): Promise<Res> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${m.url}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const RELEASE_RULE_YAML = `
+apiVersion: monitor.vellum/v1
+kind: IdentityRule
+metadata: {name: release-signer, owner: team-a}
+spec:
+  scope:
+    - sourceRepositoryIdentifier: "123456"
+  expect:
+    - issuer: ${GH}
+      subjectRegExp: 'https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v\\d+\\.\\d+\\.\\d+'
+      extensions:
+        runner-environment: {equals: github-hosted}
+        build-trigger: {in: [push, release]}
+  severity: high
+---
+apiVersion: monitor.vellum/v1
+kind: IdentityRule
+metadata: {name: oncall-email}
+spec:
+  scope:
+    - subject: user@domain.com
+`;
