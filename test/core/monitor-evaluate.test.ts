@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { isVellumError } from '../../src/core/errors';
 import { evaluate, scopeOf, type RuleOutcome } from '../../src/core/monitor/evaluate';
+import { buildIdentityEvent } from '../../src/core/monitor/events';
 import { extractIdentities, unparsableIdentity } from '../../src/core/monitor/identity';
 import { parseRules, parseRulesYaml, type IdentityRule } from '../../src/core/monitor/rules';
 import {
@@ -387,5 +388,20 @@ describe('evaluate: keys, signers, actions', () => {
     const out = evaluate(record, idOf(c.pem));
     assert.equal(out[0]!.action, 'record');
     assert.equal(out[0]!.ruleDigest, (record[0] as IdentityRule).digest);
+  });
+});
+
+describe('evaluate + events: an entry that carries no verifier at all', () => {
+  it('is evaluated as one unparsable signer and its event builds without throwing', () => {
+    const bare = { ...unparsableIdentity('hashedrekord', '0.0.1', 'no verifier'), signers: [], malformed: [] };
+    const r = rule({ scope: [{ kind: 'hashedrekord' }] });
+    const out = evaluate(r, bare);
+    assert.ok(out.length > 0, 'an entry with no signer must not fall out of scope silently');
+    for (const o of out) {
+      assert.deepEqual(o.signers, [0]);
+      const ev = buildIdentityEvent(o, bare, { logOrigin: 'log.example - 1', index: 7 }, 1_700_000_000_000);
+      assert.equal(ev.event.type, o.eventType);
+      assert.match((ev.event.data as { summary: string }).summary, /undecodable identity/);
+    }
   });
 });

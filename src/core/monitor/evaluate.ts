@@ -202,11 +202,16 @@ function evalItems(
 
 /** Scope of one rule for each signer (exported for dry runs and explanations). */
 export function scopeOf(rule: IdentityRule, identity: EntryIdentity): Tri[] {
-  return signersOf(identity).map((s) => evalItems(identity, s, rule.scope, 'scope'));
+  return effectiveSigners(identity).map((s) => evalItems(identity, s, rule.scope, 'scope'));
 }
 
 /** An entry with no extractable verifier is matched as one signer of unknown type. */
-function signersOf(identity: EntryIdentity): readonly SignerIdentity[] {
+/**
+ * The signers rules are evaluated over. An entry with no verifier at all still gets one
+ * unparsable signer, so it is in scope of everything (fail-safe) and outcome.signers indices
+ * always point into this list; event builders must resolve indices through it too.
+ */
+export function effectiveSigners(identity: EntryIdentity): readonly SignerIdentity[] {
   if (identity.signers.length > 0) return identity.signers;
   return [{ path: '', type: 'unparsable', chainSha256: [], malformed: [] }];
 }
@@ -275,7 +280,7 @@ export function evaluate(
 ): RuleOutcome[] {
   const exps = options.expectations ?? [];
   checkExpectations(exps, options.nowMs);
-  const signers = signersOf(identity);
+  const signers = effectiveSigners(identity);
   const signerKeys = new Set(signers.flatMap((s) => s.malformed.map((m) => `${m.path}\n${m.reason}`)));
   const entryLevel = identity.malformed.filter((m) => !signerKeys.has(`${m.path}\n${m.reason}`));
   const out: RuleOutcome[] = [];

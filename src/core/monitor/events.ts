@@ -9,7 +9,7 @@ import { isWellFormedUnicode } from '../encoding';
 import { escapeForDisplay } from './display';
 import type { EntryIdentity, SignerIdentity } from './identity';
 import { subjectSans } from './identity';
-import type { RuleOutcome } from './evaluate';
+import { effectiveSigners, type RuleOutcome } from './evaluate';
 
 export const EVENT_TYPES = [
   'identity.unexpected',
@@ -196,7 +196,7 @@ const MAX_SIGNERS_IN_PAYLOAD = 8;
 
 /** Display-safe one-line summary of an outcome (Markdown/Slack/HTML-inert). */
 export function outcomeSummary(outcome: RuleOutcome, identity: EntryIdentity, ctx: EntryContext): string {
-  const first = outcome.signers.length > 0 ? identity.signers[outcome.signers[0]!] : undefined;
+  const first = outcome.signers.length > 0 ? effectiveSigners(identity)[outcome.signers[0]!] : undefined;
   const subj = first?.certificate?.parsed ? subjectSans(first.certificate).map((x) => x.value)[0] : undefined;
   const issuer = first?.certificate?.issuer.value;
   const who =
@@ -231,7 +231,7 @@ export function identityEventData(
     reasons: outcome.reasons.slice(0, 20),
     signers: outcome.signers
       .slice(0, MAX_SIGNERS_IN_PAYLOAD)
-      .map((i) => summarizeSigner(identity.signers[i]!)),
+      .map((i) => summarizeSigner(effectiveSigners(identity)[i]!)),
     summary: outcomeSummary(outcome, identity, ctx),
     ...(ctx.evidence !== undefined ? { evidence: ctx.evidence } : {}),
   };
