@@ -166,7 +166,7 @@ export function benchCommand(argv: string[]): Promise<number> {
     });
     const durationSec = positiveInt('duration', a.duration, 20);
     const warmupSec = a.warmup === '0' ? 0 : positiveInt('warmup', a.warmup, 2);
-    const concurrency = positiveInt('concurrency', a.concurrency, 256);
+    const concurrency = positiveInt('concurrency', a.concurrency, 512);
     const keys = positiveInt('keys', a.keys, 4);
     const entries = positiveInt('entries', a.entries, Math.min(600_000, (durationSec + warmupSec) * 7000));
     if (a.workers !== undefined && !/^[0-9]+$/.test(String(a.workers)))
