@@ -17,6 +17,8 @@ commands:
                               and the root rebuilt from every entry, apply identity rules (monitor --help)
   bench [--duration S] [--concurrency N] [--keys N] [--workers N] [--profile DIR]
                               start a fresh server and measure entries/s and latency over HTTP
+  bench --distributed [--duration S] [--concurrency N] [--api N] [--redis-url URL] [--pg-admin-url URL]
+                              the same against ROLE=api processes and a ROLE=sequencer on Redis + PostgreSQL
 `;
 
 /** Exit codes: 0 success, 1 failure (verification, startup), 2 usage or configuration error. */

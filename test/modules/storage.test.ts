@@ -6,9 +6,10 @@ import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { ConfigModule } from '../../src/modules/config/config.module';
 import { loadConfig } from '../../src/modules/config/config';
-import { VellumDatabase } from '../../src/modules/storage/database';
+import { VellumDatabase, dataSourceOptions, runMigrationsLocked } from '../../src/modules/storage/database';
 import { DbTileSource } from '../../src/modules/storage/db-tile-source';
 import { LruCache } from '../../src/modules/storage/lru';
+import { VELLUM_MIGRATIONS } from '../../src/modules/storage/migrations';
 import { chunkRows, num, toDialect, valuesList } from '../../src/modules/storage/sql';
 import { StorageModule } from '../../src/modules/storage/storage.module';
 import { CapturingLogger, postgresDb, sqliteDb, tempDir, type TestDb } from './storage-harness';
@@ -87,14 +88,14 @@ async function checkDatabase(tdb: TestDb): Promise<void> {
     assert.ok(Buffer.isBuffer(row.root) && row.root.equals(Buffer.alloc(32, 1)));
 
     const migrations = await ds.query('SELECT name FROM migrations');
-    assert.equal(migrations.length, 1);
+    assert.equal(migrations.length, VELLUM_MIGRATIONS.length);
   } finally {
     await app.close();
   }
   // Reopening the same database runs no migration again and keeps the data.
   const again = await openStorage(tdb.env, tdb.dataDir);
   try {
-    assert.equal((await again.ds.query('SELECT name FROM migrations')).length, 1);
+    assert.equal((await again.ds.query('SELECT name FROM migrations')).length, VELLUM_MIGRATIONS.length);
     assert.equal((await again.db.read("SELECT key FROM meta WHERE key LIKE 'c%'")).length, 5);
   } finally {
     await again.app.close();
@@ -229,4 +230,31 @@ test('sql helpers: placeholders per dialect, chunking by rows and bytes, integer
   assert.equal(num('9007199254740991'), Number.MAX_SAFE_INTEGER);
   assert.equal(num(5), 5);
   assert.throws(() => num('1.5'));
+});
+
+test('postgres storage: processes booting at once on an empty database migrate it exactly once (advisory lock)', async () => {
+  const tdb = await postgresDb();
+  const config = loadConfig(tdb.env, tdb.dataDir);
+  // Straight DataSources (no Nest retry around them): a migration race would surface as an error.
+  const sources = Array.from({ length: 4 }, () => new DataSource(dataSourceOptions(config)));
+  try {
+    await Promise.all(sources.map((ds) => ds.initialize()));
+    await Promise.all(sources.map((ds) => runMigrationsLocked(ds)));
+    const rows = await tdb.exec('SELECT name FROM migrations ORDER BY id');
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      VELLUM_MIGRATIONS.map((m) => new m().name),
+    );
+    const tables = await tdb.exec(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
+    for (const t of TABLES)
+      assert.ok(
+        tables.some((r) => r.name === t),
+        `table ${t}`,
+      );
+  } finally {
+    await Promise.all(sources.map((ds) => (ds.isInitialized ? ds.destroy() : undefined)));
+    await tdb.cleanup();
+  }
 });

@@ -27,7 +27,24 @@ export interface VellumConfig {
   /** Signature-verification worker threads. */
   readonly verifyWorkers: number;
   readonly redisUrl: string | undefined;
+  /**
+   * Namespace of every Redis key Vellum uses (BullMQ queue prefix, results stream). Deployments
+   * sharing one Redis need distinct prefixes.
+   */
+  readonly redisPrefix: string;
   readonly role: 'all' | 'api' | 'sequencer' | 'monitor';
+  /**
+   * PEM public key of the log, for processes that do not hold the private key (ROLE=api, monitor).
+   * Unset: they read the key the active sequencer published in the database (`meta.public_key`).
+   */
+  readonly publicKeyPath: string | undefined;
+  /** How long a sequencer lease stays valid without renewal; a standby takes over after it lapses. */
+  readonly leaseTtlMs: number;
+  /**
+   * How long an API request waits for its entry to be sequenced (REDIS_URL set) before it gets
+   * 503; the entry may still be logged later, and a retry then gets it (201 or 409).
+   */
+  readonly submitTimeoutMs: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -111,6 +128,29 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
   }
 
+  const redisPrefix = env.REDIS_PREFIX && env.REDIS_PREFIX !== '' ? env.REDIS_PREFIX : 'vellum';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');
+  }
+  const pubRaw = env.PUBLIC_KEY_PATH;
+  const publicKeyPath =
+    pubRaw === undefined || pubRaw === '' ? undefined : isAbsolute(pubRaw) ? pubRaw : resolve(cwd, pubRaw);
+  const role = oneOf(env, 'ROLE', 'all', ['all', 'api', 'sequencer', 'monitor'] as const);
+  // Split roles are separate processes sharing the log: they need a database every process can
+  // reach (PostgreSQL), and API and sequencer processes talk through Redis.
+  if (role !== 'all' && database.type !== 'postgres') {
+    throw new ConfigError(
+      'DATABASE_URL',
+      `ROLE=${role} runs the log across several processes and needs PostgreSQL (postgres://...); use ROLE=all for the embedded SQLite default`,
+    );
+  }
+  if ((role === 'api' || role === 'sequencer') && redisUrl === undefined) {
+    throw new ConfigError(
+      'REDIS_URL',
+      `ROLE=${role} needs REDIS_URL: API processes hand entries to the sequencer through a Redis (BullMQ) queue`,
+    );
+  }
+
   const cfg: VellumConfig = {
     port,
     host,
@@ -125,7 +165,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxPending: int(env, 'MAX_PENDING', 20_000, 1, 10_000_000),
     verifyWorkers: int(env, 'VERIFY_WORKERS', Math.max(1, availableParallelism()), 0, 256),
     redisUrl,
-    role: oneOf(env, 'ROLE', 'all', ['all', 'api', 'sequencer', 'monitor'] as const),
+    redisPrefix,
+    role,
+    publicKeyPath,
+    leaseTtlMs: int(env, 'SEQUENCER_LEASE_TTL_MS', 5000, 500, 600_000),
+    submitTimeoutMs: int(env, 'SUBMIT_TIMEOUT_MS', 30_000, 100, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['error', 'warn', 'info', 'debug'] as const),
   };
   return Object.freeze(cfg);

@@ -5,7 +5,7 @@ import { consistencyProof, inclusionProof } from '../../core/merkle/proofs';
 import { tileData } from '../../core/merkle/tile-store';
 import { TILE_WIDTH } from '../../core/tiles/tiles';
 import { VellumDatabase } from '../storage/database';
-import { DbTileSource } from '../storage/db-tile-source';
+import { DbTileSource, MemoTileSource } from '../storage/db-tile-source';
 import {
   ENTRY_COLUMNS,
   type QueryFn,
@@ -40,6 +40,11 @@ export class LogReader {
     this.q = (sql, params) => db.read(sql, params);
   }
 
+  /** A read of committed data (for lookups the methods here do not cover). */
+  readQuery<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return this.db.read<T>(sql, params);
+  }
+
   /** The largest checkpoint committed (size 0 after first boot). UNAVAILABLE before any. */
   async latestCheckpoint(): Promise<SignedCheckpoint> {
     const cp = await latestCheckpoint(this.q);
@@ -72,6 +77,32 @@ export class LogReader {
     }
     await this.requireCommitted(treeSize);
     return inclusionProof(this.tiles, index, treeSize);
+  }
+
+  /**
+   * Inclusion proofs of many indices in the tree of one committed `treeSize` (a batch's answers):
+   * the tiles they share, the right edge included, are read once.
+   */
+  async inclusionProofs(indices: readonly number[], treeSize: number): Promise<Buffer[][]> {
+    requireIndex('tree size', treeSize, 1);
+    for (const i of indices) {
+      requireIndex('index', i);
+      if (i >= treeSize)
+        throw new VellumError('INVALID_ARGUMENT', `index ${i} is not below tree size ${treeSize}`);
+    }
+    await this.requireCommitted(treeSize);
+    const tiles = new MemoTileSource(this.tiles);
+    const out: Buffer[][] = [];
+    for (const i of indices) out.push(await inclusionProof(tiles, i, treeSize));
+    return out;
+  }
+
+  /**
+   * Records that a checkpoint of `size` is known to be committed (its signed note was verified
+   * by the caller), sparing the database read requireCommitted would make.
+   */
+  noteCommittedSize(size: number): void {
+    if (Number.isSafeInteger(size) && size > this.knownSize) this.knownSize = size;
   }
 
   /** Consistency proof from size1 to size2 (committed sizes, size1 <= size2). */

@@ -4,6 +4,8 @@ export interface BatcherOptions {
   readonly maxSize: number;
   readonly maxAgeMs: number;
   readonly now: () => number;
+  /** Observes every batch cut: its size and the age of its oldest entry (ms). For metrics. */
+  readonly onCut?: (size: number, oldestAgeMs: number) => void;
 }
 
 /**
@@ -68,6 +70,7 @@ export class Batcher {
   private cut(): void {
     const taken = this.queue.take(this.options.maxSize);
     if (taken.length === 0) return;
+    this.options.onCut?.(taken.length, this.options.now() - taken[0]!.enqueuedAt);
     // Count a ticket as in flight until it is answered, not until the handler returns.
     this.inFlightCount = taken.length;
     const batch = taken.map((t): QueueTicket => {
@@ -81,6 +84,7 @@ export class Batcher {
       return {
         entry: t.entry,
         enqueuedAt: t.enqueuedAt,
+        redelivered: t.redelivered,
         resolve: (a) => {
           done();
           t.resolve(a);

@@ -6,9 +6,21 @@ export interface QueueTicket {
   readonly entry: PreparedEntry;
   /** When it was enqueued, in the batcher's clock (ms); drives the max-age rule. */
   readonly enqueuedAt: number;
+  /**
+   * True when this entry was handed to a sequencer before and its answer may never have gone out
+   * (a BullMQ job re-delivered after the sequencer holding it died). If the entry is already in
+   * the log, it was stored by that earlier delivery: the ticket is answered with the stored entry,
+   * not as a duplicate.
+   */
+  readonly redelivered?: boolean;
   /** Called once the batch holding the entry has committed. */
   resolve(accepted: AcceptedEntry): void;
   reject(error: VellumError): void;
+}
+
+export interface EnqueueOptions {
+  /** See QueueTicket.redelivered. */
+  readonly redelivered?: boolean;
 }
 
 /**
@@ -18,7 +30,7 @@ export interface QueueTicket {
  */
 export interface EntryQueue {
   /** Producer side: resolves with the accepted entry once its batch committed. */
-  enqueue(entry: PreparedEntry): Promise<AcceptedEntry>;
+  enqueue(entry: PreparedEntry, options?: EnqueueOptions): Promise<AcceptedEntry>;
   /** Entries waiting (not yet taken by the sequencer). */
   readonly length: number;
   /** Enqueue time of the oldest waiting entry, undefined when empty. */
@@ -44,10 +56,11 @@ export class InProcessQueue implements EntryQueue {
     return this.items.length - this.head;
   }
 
-  enqueue(entry: PreparedEntry): Promise<AcceptedEntry> {
+  enqueue(entry: PreparedEntry, options?: EnqueueOptions): Promise<AcceptedEntry> {
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
+    const redelivered = options?.redelivered === true;
     return new Promise<AcceptedEntry>((resolve, reject) => {
-      this.items.push({ entry, enqueuedAt: this.now(), resolve, reject });
+      this.items.push({ entry, enqueuedAt: this.now(), redelivered, resolve, reject });
       this.listener?.();
     });
   }

@@ -5,123 +5,150 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
+  Optional,
 } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type IORedis from 'ioredis';
 import { VellumError } from '../../core/errors';
 import { HASH_SIZE, leafHash } from '../../core/merkle/hash';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
+import { LogReader } from '../log/log-reader.service';
 import type { AcceptedEntry, PreparedEntry, SignedCheckpoint } from '../log/log.types';
+import { HealthService } from '../metrics/health.service';
+import { WritePathMetrics } from '../metrics/write-path-metrics';
+import { BullConsumer } from '../queue/bull-consumer';
+import { RedisBatchSink } from '../queue/redis-batch-sink';
+import { WriteCoalescer, commandOptions, connect } from '../queue/redis-connection';
+import { RedisProducer } from '../queue/redis-producer';
+import { queueNames } from '../queue/wire';
 import { LogIdentity } from '../signer/log-identity';
 import { LogSigner } from '../signer/log-signer';
+import { roleSigns } from '../signer/published-identity';
 import { VellumDatabase } from '../storage/database';
-import { Batcher } from './batcher';
-import { type EntryQueue, InProcessQueue } from './entry-queue';
-import { SequencerLease, defaultHolderId, holderIsDead } from './lease';
-import { Sequencer } from './sequencer';
+import { SequencerEngine } from './sequencer-engine';
 import { SEQUENCER_OPTIONS, type SequencerOptions } from './sequencer.options';
 
-const DEFAULT_LEASE_TTL_MS = 10_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
- * The write path's front door. submit() queues a prepared entry; the batcher cuts batches; the
- * sequencer commits each batch in one transaction and only then answers its submitters.
+ * The write path's front door, in every role's shape:
+ *
+ * - ROLE=all without REDIS_URL (embedded default): submit() queues in memory; this process's
+ *   sequencer (boot waits for its lease) commits each batch and answers with proofs.
+ * - REDIS_URL set, ROLE=api or all: submit() adds a BullMQ job (id = leaf hash) and waits for the
+ *   batch record on the results stream (RedisProducer); the proof is computed here.
+ * - REDIS_URL set, ROLE=sequencer or all: a standby/active loop holds the lease and, while active,
+ *   takes jobs from BullMQ into the same batcher and sequencer (SequencerEngine, BullConsumer).
+ *
+ * A submission is answered only after the transaction that stored it, its tiles and the checkpoint
+ * covering it has committed, in every mode.
  */
 @Injectable()
 export class LogWriter implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('LogWriter');
-  private readonly now: () => number;
-  private readonly queue: EntryQueue;
-  private readonly lease: SequencerLease;
-  private readonly sequencer: Sequencer;
-  private readonly batcher: Batcher;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly metrics: WritePathMetrics;
+  private readonly engine: SequencerEngine | undefined;
+  private readonly producer: RedisProducer | undefined;
+  private readonly redis: IORedis | undefined;
+  private readonly depthQueue: Queue | undefined;
+  private readonly coalescer = new WriteCoalescer();
   private accepting = false;
   private stopping = false;
 
   constructor(
     @Inject(VELLUM_CONFIG) private readonly config: VellumConfig,
-    db: VellumDatabase,
-    signer: LogSigner,
+    private readonly db: VellumDatabase,
+    @Inject(LogSigner) signer: LogSigner | null,
     identity: LogIdentity,
     @Inject(SEQUENCER_OPTIONS) private readonly options: SequencerOptions,
+    @Optional() reader?: LogReader,
+    @Optional() metrics?: WritePathMetrics,
+    @Optional() health?: HealthService,
   ) {
-    this.now = options.now ?? Date.now;
-    const holder = options.holderId ?? defaultHolderId();
-    this.lease = new SequencerLease(db, holder, this.leaseTtlMs, this.now);
-    this.sequencer = new Sequencer(db, signer, identity, this.lease, options);
-    // Max age is measured on the monotonic clock: a wall-clock jump must not stall or flush batches.
-    const mono = () => performance.now();
-    this.queue = new InProcessQueue(mono);
-    this.batcher = new Batcher(this.queue, (batch) => this.sequencer.integrate(batch), {
-      maxSize: config.batchMaxSize,
-      maxAgeMs: config.batchMaxAgeMs,
-      now: mono,
-    });
-  }
-
-  private get leaseTtlMs(): number {
-    return this.options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
-  }
-
-  /** Boot: wait for the lease, load and check the committed tree, start taking entries. */
-  async onModuleInit(): Promise<void> {
-    let waiting = false;
-    while (!(await this.lease.tryAcquire())) {
-      if (this.stopping) return;
-      const who = await this.lease.describe();
-      if (who !== undefined && holderIsDead(who.holder, this.lease.holder)) {
-        this.logger.warn(`taking over the sequencer lease from ${who.holder}, which is no longer running`);
-        if (await this.lease.tryAcquire(who.holder)) break;
-      }
-      if (!waiting) {
-        this.logger.warn(
-          `sequencer lease held by ${who?.holder ?? 'unknown'} until ${new Date(who?.expiresAt ?? 0).toISOString()}; waiting`,
-        );
-        waiting = true;
-      }
-      await sleep(Math.min(1000, Math.max(50, this.leaseTtlMs / 4)));
+    this.metrics = metrics ?? new WritePathMetrics();
+    const names = queueNames(config.redisPrefix);
+    const signs = roleSigns(config.role) && signer !== null;
+    if (config.redisUrl !== undefined && signs) {
+      // The sink's connection publishes batch records; commands fail fast while Redis is down.
+      this.redis = connect(config.redisUrl, commandOptions(), 'vellum-sequencer-publish', this.logger);
+      this.depthQueue = new Queue(names.queue, { connection: this.redis, prefix: names.prefix });
+      this.depthQueue.on('error', () => undefined);
     }
-    this.logger.log(`holding the sequencer lease as ${this.lease.holder} (token ${this.lease.fencingToken})`);
-    try {
-      await this.sequencer.start();
-    } catch (e) {
-      // Refusing to start: let a fixed or restored instance take over without waiting for expiry.
-      await this.lease.release().catch(() => undefined);
-      throw e;
+    if (signs) {
+      this.engine = new SequencerEngine({
+        config,
+        db,
+        signer: signer!,
+        identity,
+        options,
+        metrics: this.metrics,
+        sink: this.redis !== undefined ? new RedisBatchSink(this.redis, names, this.coalescer) : undefined,
+      });
     }
-    // Idle renewal, so a standby sequencer does not take over a healthy idle one. Batches renew
-    // the lease themselves; database transactions are serialized, so this never interleaves.
-    this.heartbeat = setInterval(
-      () => {
-        if (!this.lease.held) return;
-        this.lease
-          .renew()
-          .catch((e: unknown) => this.logger.warn(`lease renewal failed: ${(e as Error).message}`));
-      },
-      Math.max(50, Math.floor(this.leaseTtlMs / 3)),
+    if (config.redisUrl !== undefined && (config.role === 'all' || config.role === 'api')) {
+      if (reader === undefined)
+        throw new Error('LogWriter with REDIS_URL needs LogReader (import LogModule)');
+      this.producer = new RedisProducer(
+        {
+          url: config.redisUrl,
+          names,
+          maxPending: config.maxPending,
+          submitTimeoutMs: config.submitTimeoutMs,
+        },
+        reader,
+        identity,
+        this.metrics,
+      );
+    }
+
+    this.metrics.gauge('vellum_queue_depth', 'entries waiting to be sequenced (in Redis: all replicas)', () =>
+      this.queueDepth(),
     );
-    this.heartbeat.unref();
+    health?.register('writer', () => this.health());
+  }
+
+  private get ttl(): number {
+    return this.options.leaseTtlMs ?? this.config.leaseTtlMs;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.engine !== undefined && this.config.redisUrl === undefined) {
+      await this.engine.startBlocking();
+      if (this.stopping) return;
+    }
+    if (this.engine !== undefined && this.config.redisUrl !== undefined) {
+      const url = this.config.redisUrl;
+      const names = queueNames(this.config.redisPrefix);
+      const engine = this.engine;
+      engine.startBackground(
+        () =>
+          new BullConsumer(
+            {
+              url,
+              names,
+              concurrency: this.options.workerConcurrency ?? Math.min(10_000, 2 * this.config.batchMaxSize),
+              lockMs: this.options.jobLockMs ?? this.ttl,
+              stalledCheckMs: this.options.stalledCheckMs ?? Math.max(250, Math.floor(this.ttl / 5)),
+              onJob: (waitMs) => this.metrics.queueWait.observe(Math.max(0, waitMs) / 1000),
+              coalescer: this.coalescer,
+            },
+            engine.queue,
+          ),
+      );
+    }
+    if (this.producer !== undefined) await this.producer.start();
     this.accepting = true;
   }
 
   /**
    * Resolves once the batch holding the entry has committed, with the entry, the checkpoint of
    * that batch and the entry's inclusion proof in it. Rejects DUPLICATE_ENTRY (details: entryId,
-   * index of the first), PUSHBACK when too much is waiting, UNAVAILABLE when the batch failed.
+   * index of the first), PUSHBACK when too much is waiting, UNAVAILABLE when the batch failed or
+   * a dependency (Redis, the database) is down. PUSHBACK and UNAVAILABLE carry
+   * `details.retryAfterSeconds`.
    */
   submit(entry: PreparedEntry): Promise<AcceptedEntry> {
     if (!this.accepting) {
-      return Promise.reject(new VellumError('UNAVAILABLE', 'the sequencer is not accepting entries'));
-    }
-    const pending = this.pendingCount();
-    if (pending >= this.config.maxPending) {
       return Promise.reject(
-        new VellumError('PUSHBACK', `${pending} entries are waiting to be sequenced; retry later`, {
-          pending,
-        }),
+        new VellumError('UNAVAILABLE', 'the log is not accepting entries', { retryAfterSeconds: 1 }),
       );
     }
     if (entry.leafHash.length !== HASH_SIZE || !leafHash(entry.body).equals(entry.leafHash)) {
@@ -129,20 +156,71 @@ export class LogWriter implements OnModuleInit, OnModuleDestroy, OnApplicationSh
         new VellumError('INVALID_ARGUMENT', 'leafHash is not the RFC 6962 leaf hash of body'),
       );
     }
-    return this.queue.enqueue(entry);
+    if (this.producer !== undefined) return this.producer.enqueue(entry);
+    if (this.engine === undefined || this.config.redisUrl !== undefined) {
+      return Promise.reject(
+        new VellumError('UNAVAILABLE', `this process (ROLE=${this.config.role}) does not take submissions`),
+      );
+    }
+    const pending = this.pendingCount();
+    if (pending >= this.config.maxPending) {
+      this.metrics.pushbacks.inc();
+      return Promise.reject(
+        new VellumError('PUSHBACK', `${pending} entries are waiting to be sequenced; retry later`, {
+          pending,
+          retryAfterSeconds: 1,
+        }),
+      );
+    }
+    return this.engine.queue.enqueue(entry);
   }
 
   /** Entries accepted by submit() and not yet answered (queued plus the batch in flight). */
   pendingCount(): number {
-    return this.queue.length + this.batcher.inFlightEntries;
+    return (this.producer?.pendingCount ?? 0) + (this.engine?.pending ?? 0);
   }
 
-  /** The latest checkpoint this process committed (undefined before boot finished). */
+  /** The latest checkpoint this process committed (undefined before boot finished, or without a sequencer). */
   latestCheckpoint(): SignedCheckpoint | undefined {
-    return this.sequencer.checkpoint;
+    return this.engine?.sequencer.checkpoint;
   }
 
-  /** Stop taking entries, sequence what is queued, release the lease for the next sequencer. */
+  /** 'active', 'standby', 'failed', ... for a sequencing process; undefined for an API-only one. */
+  sequencerState(): string | undefined {
+    return this.engine?.state;
+  }
+
+  private async queueDepth(): Promise<number> {
+    if (this.producer !== undefined) return this.producer.readQueueDepth();
+    if (this.depthQueue !== undefined) {
+      const c = await this.depthQueue.getJobCounts('wait', 'active', 'prioritized', 'paused');
+      return (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
+    }
+    return this.engine?.pending ?? 0;
+  }
+
+  private health(): { ok: boolean; detail: string } {
+    const parts: string[] = [];
+    let ok = true;
+    if (this.engine !== undefined) {
+      const s = this.engine.state;
+      parts.push(`sequencer ${s}${s === 'failed' ? `: ${this.engine.failureReason ?? ''}` : ''}`);
+      if (s === 'failed' || s === 'stopped') ok = false;
+    }
+    if (this.redis !== undefined || this.producer !== undefined) {
+      const up =
+        (this.producer?.connected ?? true) && (this.redis === undefined || this.redis.status === 'ready');
+      parts.push(`redis ${up ? 'connected' : 'unreachable'}`);
+      if (!up) ok = false;
+    }
+    if (!this.accepting && this.producer !== undefined) {
+      parts.push('not accepting');
+      ok = false;
+    }
+    return { ok, detail: parts.join(', ') };
+  }
+
+  /** Stop taking entries, sequence what was taken, release the lease for the next sequencer. */
   async onModuleDestroy(): Promise<void> {
     await this.shutdown();
   }
@@ -155,15 +233,10 @@ export class LogWriter implements OnModuleInit, OnModuleDestroy, OnApplicationSh
     if (this.stopping) return;
     this.stopping = true;
     this.accepting = false;
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
-    await this.batcher.drain();
-    await this.batcher.stop();
-    this.queue.close(new VellumError('UNAVAILABLE', 'the sequencer is shutting down'));
-    try {
-      await this.lease.release();
-    } catch (e) {
-      // The lease then simply expires after its TTL.
-      this.logger.warn(`could not release the sequencer lease: ${(e as Error).message}`);
-    }
+    await this.producer?.close();
+    await this.engine?.stop();
+    await this.depthQueue?.close().catch(() => undefined);
+    this.redis?.disconnect();
+    void this.db;
   }
 }

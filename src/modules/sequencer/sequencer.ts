@@ -5,14 +5,16 @@ import { MerkleAppender } from '../../core/merkle/appender';
 import { EMPTY_ROOT } from '../../core/merkle/hash';
 import { inclusionProof } from '../../core/merkle/proofs';
 import { verifyInclusion } from '../../core/merkle/verify';
-import type { SignedCheckpoint } from '../log/log.types';
+import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../signer/log-identity';
 import { LogSigner } from '../signer/log-signer';
+import { publishPublicKey } from '../signer/published-identity';
 import type { SqlTx, VellumDatabase } from '../storage/database';
 import { DbTileSource } from '../storage/db-tile-source';
 import {
   type NewEntry,
   type QueryFn,
+  findStoredEntries,
   findStoredLeaves,
   insertCheckpoint,
   insertEntries,
@@ -52,8 +54,41 @@ function unavailable(e: unknown): VellumError {
 interface Committed {
   readonly appended: ReadonlyArray<{ ticket: QueueTicket; entry: NewEntry }>;
   readonly stored: ReadonlyMap<string, number>;
+  /** Full stored rows of the already-logged leaves of re-delivered tickets, by leaf hex. */
+  readonly storedEntries: ReadonlyMap<string, StoredEntry>;
   readonly checkpoint: SignedCheckpoint;
   readonly tiles: Parameters<DbTileSource['put']>[0];
+}
+
+/** One committed batch, as handed to a BatchSink. Every ticket of the batch is in exactly one list. */
+export interface CommittedBatch {
+  /** The checkpoint this batch's COMMIT made durable (the previous one if nothing was new). */
+  readonly checkpoint: SignedCheckpoint;
+  /** Entries this batch appended, with their index, integratedTime and SET. */
+  readonly appended: ReadonlyArray<{ readonly ticket: QueueTicket; readonly entry: StoredEntry }>;
+  /**
+   * Tickets whose leaf was in the log before this batch. `entry` is the stored entry when the
+   * ticket was re-delivered (so it is answered as accepted); otherwise only `index` is known and
+   * the ticket is a duplicate.
+   */
+  readonly stored: ReadonlyArray<{
+    readonly ticket: QueueTicket;
+    readonly index: number;
+    readonly entry?: StoredEntry;
+  }>;
+  /** Second and later tickets of one leaf hash inside this batch: duplicates of the first. */
+  readonly repeats: ReadonlyArray<{ readonly ticket: QueueTicket; readonly index: number }>;
+}
+
+/**
+ * Where a batch's outcome goes once the transaction has ended. The default (in-process queue)
+ * answers each ticket with its inclusion proof from the sequencer's tile cache; the Redis queue
+ * publishes one record per batch for the API replicas and completes the BullMQ jobs.
+ * Each method must answer every ticket it is given exactly once.
+ */
+export interface BatchSink {
+  committed(batch: CommittedBatch): Promise<void>;
+  failed(tickets: readonly QueueTicket[], error: VellumError): Promise<void>;
 }
 
 /**
@@ -77,6 +112,8 @@ export class Sequencer {
     private readonly identity: LogIdentity,
     private readonly lease: SequencerLease,
     private readonly options: SequencerOptions,
+    /** Where outcomes go; default: answer tickets in this process with proofs. */
+    private readonly sink?: BatchSink,
   ) {
     this.now = options.now ?? Date.now;
     this.readQuery = (sql, params) => db.read(sql, params);
@@ -109,6 +146,12 @@ export class Sequencer {
       this.logger.log(`new log ${this.identity.origin}: signed the empty tree's checkpoint`);
     }
     await this.reload();
+    // The stored log verified under our key: publish that key for the processes without the
+    // private key (API replicas, monitors). Fenced, so only the lease holder ever writes it.
+    await this.db.transaction(async (tx) => {
+      await this.lease.fence(tx);
+      await publishPublicKey(tx, this.identity.publicKey);
+    });
     this.logger.log(
       `log ${this.identity.origin} at size ${this.appender.size}, root ${this.appender.root().toString('hex')}`,
     );
@@ -189,8 +232,7 @@ export class Sequencer {
     try {
       await this.ensureReady();
     } catch (e) {
-      const err = unavailable(e);
-      for (const t of tickets) t.reject(err);
+      await this.fail(tickets, unavailable(e));
       return;
     }
 
@@ -229,7 +271,19 @@ export class Sequencer {
           candidates.map((t) => t.entry.leafHash),
         );
         const fresh = candidates.filter((t) => !stored.has(t.entry.leafHash.toString('hex')));
-        if (fresh.length === 0) return { appended: [], stored, checkpoint: dbHead, tiles: [] };
+        // A re-delivered ticket whose leaf is stored was stored by its own earlier delivery:
+        // it will be answered with that entry, so read the rows (rare: only after a crash).
+        const redeliveredIdx: number[] = [];
+        for (const t of candidates) {
+          const idx = stored.get(t.entry.leafHash.toString('hex'));
+          if (idx !== undefined && t.redelivered === true) redeliveredIdx.push(idx);
+        }
+        const storedEntries = new Map<string, StoredEntry>();
+        if (redeliveredIdx.length > 0) {
+          for (const e of await findStoredEntries(q, redeliveredIdx))
+            storedEntries.set(e.leafHash.toString('hex'), e);
+        }
+        if (fresh.length === 0) return { appended: [], stored, storedEntries, checkpoint: dbHead, tiles: [] };
 
         const firstIndex = this.appender.size;
         const integratedTime = Math.floor(this.now() / 1000);
@@ -277,7 +331,7 @@ export class Sequencer {
         // no submitter has an answer and they retry. After it, entries, tiles and the checkpoint
         // covering them are all durable together; a crash before the answers below go out
         // loses only the answers, and a retry gets 409 pointing at the stored entry.
-        return { appended, stored, checkpoint, tiles: result.tiles };
+        return { appended, stored, storedEntries, checkpoint, tiles: result.tiles };
       });
     } catch (e) {
       // Rolled back (or the COMMIT's outcome is unknown): bring memory back to whatever the
@@ -285,8 +339,9 @@ export class Sequencer {
       const err = unavailable(e);
       if (isVellumError(e, 'INCONSISTENT_LOG')) this.logger.error(e.message);
       else this.logger.warn(`batch of ${tickets.length} not committed: ${(e as Error).message}`);
-      for (const t of tickets) t.reject(err);
       this.needsReload = true;
+      // Answer first: the reload below may itself wait on an unreachable database.
+      await this.fail(tickets, err);
       try {
         await this.reload();
       } catch (reloadError) {
@@ -295,8 +350,66 @@ export class Sequencer {
       return;
     }
 
-    this.publish(committed, laterDuplicates, firstOf);
-    if (committed.appended.length > 0) await this.answer(committed);
+    await this.options.afterCommit?.({
+      size: committed.checkpoint.size,
+      appended: committed.appended.length,
+    });
+    this.tiles.put(committed.tiles);
+    this.head = committed.checkpoint;
+    this.options.onCommitted?.({
+      size: committed.checkpoint.size,
+      appended: committed.appended.length,
+      enqueuedAt: committed.appended.map((a) => a.ticket.enqueuedAt),
+    });
+    if (this.sink === undefined) {
+      this.publish(committed, laterDuplicates, firstOf);
+      if (committed.appended.length > 0) await this.answer(committed);
+      return;
+    }
+    await this.sink.committed(this.describe(committed, laterDuplicates, firstOf));
+  }
+
+  private async fail(tickets: readonly QueueTicket[], err: VellumError): Promise<void> {
+    this.options.onFailed?.(tickets.length);
+    if (this.sink === undefined) {
+      for (const t of tickets) t.reject(err);
+      return;
+    }
+    await this.sink.failed(tickets, err);
+  }
+
+  /** The committed batch in the shape a BatchSink takes. */
+  private describe(
+    c: Committed,
+    laterDuplicates: ReadonlyArray<{ ticket: QueueTicket; hex: string }>,
+    firstOf: ReadonlyMap<string, QueueTicket>,
+  ): CommittedBatch {
+    const indexOfNew = new Map<QueueTicket, number>();
+    const appended = c.appended.map(({ ticket, entry }) => {
+      indexOfNew.set(ticket, entry.index);
+      const stored: StoredEntry = {
+        index: entry.index,
+        leafHash: entry.leafHash,
+        body: entry.body,
+        kind: entry.kind,
+        apiVersion: entry.apiVersion,
+        integratedTime: entry.integratedTime,
+        set: entry.set,
+      };
+      return { ticket, entry: stored };
+    });
+    const stored: Array<{ ticket: QueueTicket; index: number; entry?: StoredEntry }> = [];
+    for (const [hex, t] of firstOf) {
+      const index = c.stored.get(hex);
+      if (index === undefined) continue;
+      const entry = t.redelivered === true ? c.storedEntries.get(hex) : undefined;
+      stored.push(entry === undefined ? { ticket: t, index } : { ticket: t, index, entry });
+    }
+    const repeats = laterDuplicates.map((d) => ({
+      ticket: d.ticket,
+      index: c.stored.get(d.hex) ?? indexOfNew.get(firstOf.get(d.hex)!)!,
+    }));
+    return { checkpoint: c.checkpoint, appended, stored, repeats };
   }
 
   /** Post-commit bookkeeping and the answers that need no proof. */
@@ -305,8 +418,6 @@ export class Sequencer {
     laterDuplicates: ReadonlyArray<{ ticket: QueueTicket; hex: string }>,
     firstOf: ReadonlyMap<string, QueueTicket>,
   ): void {
-    this.tiles.put(c.tiles);
-    this.head = c.checkpoint;
     const indexOfNew = new Map<QueueTicket, number>();
     for (const a of c.appended) indexOfNew.set(a.ticket, a.entry.index);
     for (const t of firstOf.values()) {

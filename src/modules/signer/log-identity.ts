@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { rekorOrigin } from '../../core/checkpoint';
 import type { LogPublicKey } from '../../core/keys';
 import type { VellumDatabase } from '../storage/database';
+import { META_TREE_ID } from './published-identity';
 
-const TREE_ID_KEY = 'tree_id';
+const TREE_ID_KEY = META_TREE_ID;
 
 /** A random positive int64 (Trillian tree ids are positive), as a decimal string. */
 function randomTreeId(): string {

@@ -19,17 +19,45 @@ export interface SqlTx {
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
-/** TypeORM options for the configured database. Migrations only: never `synchronize`. */
+/**
+ * Key of the PostgreSQL advisory lock held while migrations run: the ASCII bytes "vellum-m" read
+ * as a big-endian int64. Several processes booting at once against one empty database
+ * would otherwise race on CREATE TABLE; with the lock the first migrates and the others wait,
+ * then find nothing left to do.
+ */
+export const PG_MIGRATION_LOCK_KEY = '8531344282205629805';
+
+/**
+ * TypeORM options for the configured database. Migrations only: never `synchronize`. On
+ * PostgreSQL migrations are not run by initialize() but by runMigrationsLocked() afterwards.
+ */
 export function dataSourceOptions(config: VellumConfig): DataSourceOptions {
   const common = {
     migrations: VELLUM_MIGRATIONS,
-    migrationsRun: true,
+    migrationsRun: config.database.type !== 'postgres',
     synchronize: false,
     entities: [],
     logging: false,
   };
   if (config.database.type === 'postgres') {
-    return { ...common, type: 'postgres', url: config.database.url };
+    return {
+      ...common,
+      type: 'postgres',
+      url: config.database.url,
+      // Each migration in its own transaction: a crash mid-migration leaves the previous ones
+      // applied and recorded, and the interrupted one rolled back; the next boot resumes there.
+      migrationsTransactionMode: 'each',
+      // Pool: the sequencer's transaction, API reads and proof computation share it. A dead
+      // server must surface as an error quickly (clients get 503), not as a hang: connecting
+      // gives up after 5 s, and TCP keepalive probes a silent peer after 10 s idle.
+      extra: {
+        max: 10,
+        connectionTimeoutMillis: 5000,
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      },
+    };
   }
   return {
     ...common,
@@ -46,6 +74,26 @@ export function dataSourceOptions(config: VellumConfig): DataSourceOptions {
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     },
   };
+}
+
+/**
+ * PostgreSQL only: runs pending migrations while holding a session-level advisory lock, so
+ * concurrent boots (two API replicas and a sequencer started together) migrate exactly once.
+ * A crash while holding the lock ends the session, which releases it.
+ */
+export async function runMigrationsLocked(ds: DataSource): Promise<void> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query(`SELECT pg_advisory_lock(${PG_MIGRATION_LOCK_KEY}::bigint)`);
+    try {
+      await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query(`SELECT pg_advisory_unlock(${PG_MIGRATION_LOCK_KEY}::bigint)`);
+    }
+  } finally {
+    await runner.release();
+  }
 }
 
 /** Creates the data directory (mode 0700: the generated signing key lives there) and the SQLite file's directory. */

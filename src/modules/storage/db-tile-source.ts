@@ -83,3 +83,31 @@ export class DbTileSource implements TileSource {
     this.cache.clear();
   }
 }
+
+/**
+ * A TileSource for one burst of proofs against one tree size (a batch's answers): every tile is
+ * read at most once, partial right-edge tiles included, and concurrent requests for a tile share
+ * one read. Stored tiles only grow and a narrower tile is derivable from a wider one, so tiles
+ * read after later batches committed still prove against the older size. Throw it away after
+ * the burst: it never sees later writes.
+ */
+export class MemoTileSource implements TileSource {
+  private readonly memo = new Map<string, Promise<StoredTile | undefined>>();
+
+  constructor(private readonly inner: TileSource) {}
+
+  readTiles(keys: readonly TileKey[]): Promise<ReadonlyArray<StoredTile | undefined>> {
+    const missing: TileKey[] = [];
+    for (const k of keys) if (!this.memo.has(cacheKey(k.level, k.index))) missing.push(k);
+    if (missing.length > 0) {
+      const read = this.inner.readTiles(missing);
+      missing.forEach((k, i) => {
+        const p = read.then((tiles) => tiles[i]);
+        // The rejection reaches every caller that awaits this tile; nobody else must see it.
+        p.catch(() => undefined);
+        this.memo.set(cacheKey(k.level, k.index), p);
+      });
+    }
+    return Promise.all(keys.map((k) => this.memo.get(cacheKey(k.level, k.index))!));
+  }
+}

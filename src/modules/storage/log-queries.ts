@@ -60,6 +60,20 @@ export async function findStoredLeaves(
   return found;
 }
 
+/** Full stored rows at the given indices (any order). */
+export async function findStoredEntries(q: QueryFn, indices: readonly number[]): Promise<StoredEntry[]> {
+  const out: StoredEntry[] = [];
+  for (let i = 0; i < indices.length; i += LOOKUP_KEYS) {
+    const part = indices.slice(i, i + LOOKUP_KEYS);
+    const rows = await q(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx IN (${placeholders(part.length)})`,
+      part,
+    );
+    for (const r of rows) out.push(entryFromRow(r));
+  }
+  return out;
+}
+
 export interface NewEntry extends StoredEntry {
   readonly indexKeys: readonly string[];
 }

@@ -2,7 +2,7 @@ import { type DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
-import { VellumDatabase, dataSourceOptions, prepareDirectories } from './database';
+import { VellumDatabase, dataSourceOptions, prepareDirectories, runMigrationsLocked } from './database';
 
 /**
  * The database: a TypeORM DataSource (SQLite file under DATA_DIR by default, PostgreSQL with
@@ -36,6 +36,14 @@ export class StorageModule {
             if (options === undefined) throw new Error('no DataSource options');
             const ds = new DataSource(options);
             await ds.initialize();
+            if (options.type === 'postgres') {
+              try {
+                await runMigrationsLocked(ds);
+              } catch (e) {
+                await ds.destroy().catch(() => undefined);
+                throw e;
+              }
+            }
             const db = options.type === 'postgres' ? 'PostgreSQL' : `SQLite ${String(options.database)}`;
             new Logger('Storage').log(`database ready (${db}), migrations applied`);
             return ds;

@@ -1,0 +1,467 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import IORedis from 'ioredis';
+import { Client } from 'pg';
+import { parse, positiveInt, withUsage } from '../cli/args';
+import { makeHashedrekords } from './http-bench-driver';
+
+/**
+ * `vellum bench --distributed`: the HTTP benchmark's load against the multi-process deployment —
+ * two ROLE=api processes and one ROLE=sequencer process on Redis (BullMQ) and PostgreSQL, each a
+ * child process on this machine — then the same figures (entries/s, p50/p95/p99) and a check that
+ * every acknowledged entry is in the log exactly once and nothing else is.
+ */
+
+const USAGE =
+  'vellum bench --distributed [--duration S] [--warmup S] [--concurrency N] [--keys N] [--api N] [--workers N] ' +
+  '[--batch-max-size N] [--batch-max-age-ms N] [--redis-url URL] [--pg-admin-url URL] [--profile DIR] [--keep]';
+
+const TARGET_RATE = 1500;
+const TARGET_P99_MS = 500;
+
+interface DriverOptions {
+  readonly urls: readonly string[];
+  readonly durationSec: number;
+  readonly warmupSec: number;
+  readonly concurrency: number;
+  readonly keys: number;
+  readonly entries: number;
+}
+
+interface DriverResult {
+  readonly measuredSec: number;
+  readonly measuredAccepted: number;
+  readonly latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+  readonly statuses: Record<string, number>;
+  readonly firstFailure?: string;
+  /** Entries answered 201, warm-up included (each body is sent once). */
+  readonly accepted: number;
+  readonly exhausted: boolean;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The load generator (its own process): each body once, round-robin over the API processes. */
+async function drive(o: DriverOptions, log: (s: string) => void): Promise<DriverResult> {
+  const t0 = performance.now();
+  const bodies = makeHashedrekords(o.entries, o.keys);
+  log(`generated ${bodies.length} signed entries in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency, maxFreeSockets: o.concurrency });
+  const targets = o.urls.map((u) => new URL('/api/v1/log/entries', u));
+  const latencies = new Float64Array(bodies.length);
+  let nLat = 0;
+  let latSum = 0;
+  let next = 0;
+  let measuredAccepted = 0;
+  let firstFailure: string | undefined;
+  const statuses: Record<string, number> = {};
+  let accepted = 0;
+  const start = performance.now();
+  const warmEnd = start + o.warmupSec * 1000;
+  const end = warmEnd + o.durationSec * 1000;
+
+  const post = (i: number): Promise<{ status: number; text?: string }> =>
+    new Promise((res) => {
+      const body = bodies[i]!;
+      const target = targets[i % targets.length]!;
+      const req = request(
+        {
+          agent,
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (r) => {
+          const status = r.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => {
+            if (status !== 201) chunks.push(c);
+          });
+          r.on('end', () => res({ status, text: Buffer.concat(chunks).toString('utf8').slice(0, 300) }));
+        },
+      );
+      req.on('error', (e) => res({ status: 0, text: e.message }));
+      req.end(body);
+    });
+
+  const loop = async () => {
+    for (;;) {
+      if (performance.now() >= end || next >= bodies.length) return;
+      const i = next++;
+      const a = performance.now();
+      const r = await post(i);
+      const b = performance.now();
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.status === 201) {
+        accepted++;
+        if (a >= warmEnd && b <= end) {
+          measuredAccepted++;
+          latencies[nLat++] = b - a;
+          latSum += b - a;
+        }
+      } else {
+        firstFailure ??= `HTTP ${r.status}: ${r.text ?? ''}`;
+      }
+    }
+  };
+  log(
+    `driving ${o.concurrency} concurrent clients over ${o.urls.length} API processes: ${o.warmupSec} s warm-up + ${o.durationSec} s measured`,
+  );
+  process.send?.({ type: 'start' });
+  await Promise.all(Array.from({ length: o.concurrency }, loop));
+  const stop = performance.now();
+  agent.destroy();
+  const sorted = latencies.slice(0, nLat).sort();
+  return {
+    measuredSec: Math.max(0.001, (Math.min(stop, end) - warmEnd) / 1000),
+    measuredAccepted,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: nLat ? sorted[nLat - 1]! : 0,
+      mean: nLat ? latSum / nLat : 0,
+    },
+    statuses,
+    firstFailure,
+    accepted,
+    exhausted: next >= bodies.length && stop < end,
+  };
+}
+
+function runDriver(o: DriverOptions, onStart: () => void): Promise<DriverResult> {
+  const child = fork(__filename, ['--driver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((res, rej) => {
+    child.on('message', (m: { type: string; text?: string; result?: DriverResult }) => {
+      if (m.type === 'log') process.stdout.write(`  driver: ${m.text}\n`);
+      else if (m.type === 'start') onStart();
+      else if (m.type === 'result') res(m.result!);
+      else rej(new Error(`driver failed: ${m.text}`));
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) rej(new Error(`driver exited with code ${code}`));
+    });
+    child.send(o);
+  });
+}
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly url: string;
+  output(): string;
+}
+
+function startProcess(name: string, env: NodeJS.ProcessEnv, nodeArgs: string[]): Promise<Proc> {
+  const main = resolve(__dirname, '..', 'cli', 'main.js');
+  const child = spawn(process.execPath, [...nodeArgs, main, 'serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${name} did not start within 60 s:\n${out}`)), 60_000);
+    const poll = setInterval(() => {
+      const m = /vellum listening on (\S+)/.exec(out);
+      if (m) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        res({ name, child, url: m[1]!, output: () => out });
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      rej(new Error(`${name} exited with code ${code} during startup:\n${out}`));
+    });
+  });
+}
+
+async function stopProcess(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(t);
+}
+
+function cpuSec(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every process named `postgres` (the server's backends), and of the whole machine. */
+function postgresCpuSec(): number {
+  let t = 0;
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(d)) continue;
+      try {
+        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') t += cpuSec(Number(d));
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return t;
+}
+
+function machineCpuSec(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system (idle iowait excluded) irq softirq steal
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Removes the run's queue and results stream from Redis. */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const r = new IORedis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // best effort
+  } finally {
+    r.disconnect();
+  }
+}
+
+function redisPid(url: string): Promise<number | undefined> {
+  // Best effort, for the CPU line only (a Redis on another host reports a pid that is not ours).
+  const c = new IORedis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  return c
+    .info('server')
+    .then((s) => Number(/process_id:(\d+)/.exec(s)?.[1]) || undefined)
+    .catch(() => undefined)
+    .finally(() => c.disconnect());
+}
+
+export function distributedBenchCommand(argv: string[]): Promise<number> {
+  return withUsage(async () => {
+    const a = parse(argv, {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      concurrency: { type: 'string' },
+      keys: { type: 'string' },
+      entries: { type: 'string' },
+      api: { type: 'string' },
+      workers: { type: 'string' },
+      'batch-max-size': { type: 'string' },
+      'batch-max-age-ms': { type: 'string' },
+      'redis-url': { type: 'string' },
+      'pg-admin-url': { type: 'string' },
+      profile: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    });
+    const nodeArgs =
+      typeof a.profile === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];
+    const durationSec = positiveInt('duration', a.duration, 20);
+    const warmupSec = a.warmup === '0' ? 0 : positiveInt('warmup', a.warmup, 2);
+    const concurrency = positiveInt('concurrency', a.concurrency, 512);
+    const keys = positiveInt('keys', a.keys, 4);
+    const apis = positiveInt('api', a.api, 2);
+    const entries = positiveInt('entries', a.entries, Math.min(400_000, (durationSec + warmupSec) * 3500));
+    const redisUrl = typeof a['redis-url'] === 'string' ? a['redis-url'] : 'redis://127.0.0.1:6379';
+    const adminUrl =
+      typeof a['pg-admin-url'] === 'string'
+        ? a['pg-admin-url']
+        : 'postgres://postgres@127.0.0.1:5432/postgres';
+
+    const dir = mkdtempSync(join(tmpdir(), 'vellum-dbench-'));
+    const dbName = `vellum_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const dbUrl = new URL(adminUrl);
+    dbUrl.pathname = `/${dbName}`;
+    const keyPath = join(dir, 'log-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string,
+      { mode: 0o600 },
+    );
+    const base: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      DATABASE_URL: dbUrl.toString(),
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      LOG_LEVEL: 'warn',
+      LOG_HOSTNAME: 'vellum.bench',
+      NO_PROXY: '127.0.0.1,localhost',
+    };
+    delete base.PUBLIC_KEY_PATH;
+    if (a['batch-max-size'] !== undefined) base.BATCH_MAX_SIZE = String(a['batch-max-size']);
+    if (a['batch-max-age-ms'] !== undefined) base.BATCH_MAX_AGE_MS = String(a['batch-max-age-ms']);
+    const verifyWorkers = a.workers !== undefined ? String(a.workers) : '1';
+
+    process.stdout.write(
+      `vellum bench --distributed: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}\n` +
+        `  ${apis} x ROLE=api (VERIFY_WORKERS=${verifyWorkers}) + 1 x ROLE=sequencer; Redis ${redisUrl}, PostgreSQL database ${dbName}\n`,
+    );
+    const procs: Proc[] = [];
+    let code = 0;
+    try {
+      procs.push(
+        await startProcess(
+          'sequencer',
+          {
+            ...base,
+            ROLE: 'sequencer',
+            PORT: String(await freePort()),
+            SIGNING_KEY_PATH: keyPath,
+          },
+          nodeArgs,
+        ),
+      );
+      for (let i = 0; i < apis; i++) {
+        procs.push(
+          await startProcess(
+            `api-${i + 1}`,
+            {
+              ...base,
+              ROLE: 'api',
+              PORT: String(await freePort()),
+              VERIFY_WORKERS: verifyWorkers,
+            },
+            nodeArgs,
+          ),
+        );
+      }
+      const apiUrls = procs.slice(1).map((p) => p.url);
+      const rPid = await redisPid(redisUrl);
+      let cpuStart: number[] = [];
+      let pgStart = 0;
+      let machineStart = 0;
+      let wallStart = 0;
+      const pids = [...procs.map((p) => p.child.pid), rPid];
+      const r = await runDriver({ urls: apiUrls, durationSec, warmupSec, concurrency, keys, entries }, () => {
+        cpuStart = pids.map(cpuSec);
+        pgStart = postgresCpuSec();
+        machineStart = machineCpuSec();
+        wallStart = performance.now();
+      });
+      const cpuUsed = pids.map((p, i) => cpuSec(p) - (cpuStart[i] ?? 0));
+      const pgUsed = postgresCpuSec() - pgStart;
+      const wall = (performance.now() - wallStart) / 1000;
+      const machineUsed = machineCpuSec() - machineStart;
+
+      // No loss, no duplicate: the log holds exactly as many distinct entries as were answered
+      // 201 (each body was sent once), at indices 0..n-1, and the signed size says the same.
+      const info = (await (await fetch(`${apiUrls[0]}/api/v1/log`)).json()) as { treeSize: number };
+      const pg = new Client({ connectionString: dbUrl.toString() });
+      await pg.connect();
+      const row = (
+        await pg.query(
+          'SELECT COUNT(*) AS n, COUNT(DISTINCT leaf_hash) AS d, COALESCE(MIN(idx), 0) AS lo, COALESCE(MAX(idx), -1) AS hi FROM entries',
+        )
+      ).rows[0] as { n: string; d: string; lo: string; hi: string };
+      await pg.end();
+      const n = Number(row.n);
+      const okCount =
+        n === r.accepted &&
+        Number(row.d) === n &&
+        Number(row.lo) === 0 &&
+        Number(row.hi) === n - 1 &&
+        info.treeSize === n;
+      const rate = r.measuredAccepted / r.measuredSec;
+      const okRate = rate >= TARGET_RATE;
+      const okP99 = r.latencyMs.p99 <= TARGET_P99_MS;
+      const names = [...procs.map((p) => p.name), 'redis'];
+      const m = await (await fetch(`${procs[0]!.url}/metrics`)).text();
+      const mean = (h: string, scale = 1) => {
+        const sum = Number(new RegExp(`^${h}_sum (\\S+)`, 'm').exec(m)?.[1]);
+        const count = Number(new RegExp(`^${h}_count (\\S+)`, 'm').exec(m)?.[1]);
+        return count > 0 ? ((sum / count) * scale).toFixed(1) : '-';
+      };
+      const lines = [
+        '',
+        `entries/s          ${rate.toFixed(0)}  (${r.measuredAccepted} accepted in ${r.measuredSec.toFixed(1)} s, ${concurrency} concurrent, after ${warmupSec} s warm-up)`,
+        `latency ms         p50 ${r.latencyMs.p50.toFixed(1)}  p95 ${r.latencyMs.p95.toFixed(1)}  p99 ${r.latencyMs.p99.toFixed(1)}  max ${r.latencyMs.max.toFixed(1)}  mean ${r.latencyMs.mean.toFixed(1)}`,
+        `HTTP statuses      ${Object.entries(r.statuses)
+          .map(([s, c]) => `${s}: ${c}`)
+          .join(', ')}${r.firstFailure ? `  (first failure: ${r.firstFailure})` : ''}`,
+        `sequencer (means)  batch ${mean('vellum_batch_size')} entries, oldest entry ${mean('vellum_batch_age_seconds', 1000)} ms old at cut, ` +
+          `batch ${mean('vellum_batch_duration_seconds', 1000)} ms, queue wait ${mean('vellum_queue_wait_seconds', 1000)} ms, ` +
+          `sequencing ${mean('vellum_sequencing_latency_seconds', 1000)} ms`,
+        `CPU seconds        ${names.map((nm, i) => `${nm} ${cpuUsed[i]!.toFixed(1)}`).join(', ')}, postgres ${pgUsed.toFixed(1)}; ` +
+          `whole machine ${machineUsed.toFixed(1)} in ${wall.toFixed(1)} s (${(machineUsed / wall).toFixed(2)} of ${cpus().length} cores busy)`,
+        `log                ${n} entries, ${row.d} distinct, tree size ${info.treeSize}, accepted ${r.accepted}: ${okCount ? 'OK, no loss, no duplicates' : 'MISMATCH'}`,
+        `target             >= ${TARGET_RATE}/s: ${okRate ? 'met' : 'NOT met'}; p99 <= ${TARGET_P99_MS} ms: ${okP99 ? 'met' : 'NOT met'}`,
+      ];
+      if (r.exhausted)
+        lines.push('note: all pre-generated entries were used before the end; raise --entries');
+      process.stdout.write(lines.join('\n') + '\n');
+      if (!okCount) code = 1;
+    } finally {
+      await Promise.all(procs.map(stopProcess));
+      if (a.keep) {
+        process.stdout.write(`kept ${dir} and database ${dbName}\n`);
+      } else {
+        rmSync(dir, { recursive: true, force: true });
+        await deleteRedisKeys(redisUrl, String(base.REDIS_PREFIX));
+        const c = new Client({ connectionString: adminUrl });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await c.end();
+      }
+    }
+    return code;
+  }, USAGE);
+}
+
+// Forked by runDriver: options arrive as the first IPC message, the result leaves as one.
+if (require.main === module && process.argv.includes('--driver') && process.send) {
+  process.once('message', (o: DriverOptions) => {
+    drive(o, (s) => process.send?.({ type: 'log', text: s })).then(
+      (result) => process.send?.({ type: 'result', result }, () => process.exit(0)),
+      (e: unknown) =>
+        process.send?.({ type: 'error', text: String((e as Error)?.stack ?? e) }, () => process.exit(1)),
+    );
+  });
+}

@@ -1,0 +1,115 @@
+import { Logger } from '@nestjs/common';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { isVellumError } from '../../core/errors';
+import type { EntryQueue } from '../sequencer/entry-queue';
+import { type WriteCoalescer, blockingOptions, rateLimitedLog } from './redis-connection';
+import { type JobData, type QueueNames, decodeJob } from './wire';
+
+export interface BullConsumerOptions {
+  readonly url: string;
+  readonly names: QueueNames;
+  /** Jobs held at once: at least a full batch, so the next batch fills while one commits. */
+  readonly concurrency: number;
+  /** How long a job stays locked to this worker without renewal (renewed every half). */
+  readonly lockMs: number;
+  /** How often the worker looks for jobs whose worker died (lock lapsed) to re-deliver them. */
+  readonly stalledCheckMs: number;
+  /** Observes each job's wait in Redis (ms, from the API's enqueue). */
+  readonly onJob?: (waitMs: number) => void;
+  /** Gets the worker's command socket, so settling a batch's jobs costs one write. */
+  readonly coalescer?: WriteCoalescer;
+}
+
+/** What a completed job returns (kept short: BullMQ writes it into its event stream). */
+export type JobResult = { readonly i: number } | { readonly d: number };
+
+/**
+ * Feeds BullMQ jobs into the sequencer's batcher.
+ *
+ * A BullMQ worker processes jobs one by one; batching comes from concurrency: the worker holds up
+ * to `concurrency` jobs at once, each job's processor puts its entry into the in-process queue
+ * the Batcher cuts batches from, and resolves when that batch has been answered. So BullMQ keeps
+ * doing what it is good at (atomic hand-over, per-job locks, re-delivery of the jobs of a dead
+ * worker) and the batch transaction stays the same code as in the embedded mode.
+ *
+ * Only the sequencer holding the lease runs a consumer. A job whose worker died (kill -9) keeps
+ * its lock for `lockMs`, then the next stalled check puts it back in the wait list, and the next
+ * active sequencer takes it with `attemptsStarted > 1`: the ticket is marked re-delivered, so if
+ * its entry was already committed it is answered with the stored entry instead of a duplicate.
+ * maxStalledCount is high because a re-delivered job must never be failed for having stalled:
+ * its submitter may still be waiting.
+ */
+export class BullConsumer {
+  private readonly logger = new Logger('Sequencer');
+  private worker: Worker<JobData, JobResult> | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: BullConsumerOptions,
+    private readonly queue: EntryQueue,
+  ) {}
+
+  start(): void {
+    if (this.worker !== undefined) return;
+    const o = this.options;
+    const log = rateLimitedLog(this.logger);
+    const worker = new Worker<JobData, JobResult>(o.names.queue, (job) => this.process(job), {
+      connection: { url: o.url, ...blockingOptions(), connectionName: 'vellum-sequencer' },
+      prefix: o.names.prefix,
+      concurrency: o.concurrency,
+      lockDuration: o.lockMs,
+      stalledInterval: o.stalledCheckMs,
+      maxStalledCount: 1_000_000,
+      autorun: false,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+    });
+    worker.on('error', (e) => log('BullMQ worker', e));
+    this.worker = worker;
+    if (o.coalescer !== undefined) {
+      const coalescer = o.coalescer;
+      void worker.client.then(
+        (c) =>
+          coalescer.attach((c as unknown as { stream?: Parameters<WriteCoalescer['attach']>[0] }).stream),
+        () => undefined,
+      );
+    }
+    this.running = worker.run().catch((e: unknown) => log('BullMQ worker stopped', e));
+  }
+
+  /**
+   * Stops taking jobs. Normally waits for the jobs it holds to be answered (their batches run to
+   * the end). `force`: returns at once and stops renewing the jobs' locks, so that when this
+   * process can no longer sequence (it lost the database) its jobs lapse and are re-delivered to
+   * the sequencer that took over, instead of staying locked here.
+   */
+  async close(force = false): Promise<void> {
+    const w = this.worker;
+    if (w === undefined) return;
+    this.worker = undefined;
+    this.options.coalescer?.attach(undefined);
+    await w.close(force);
+    if (!force) await this.running;
+  }
+
+  private async process(job: Job<JobData, JobResult>): Promise<JobResult> {
+    let entry;
+    try {
+      entry = decodeJob(job.id, job.data);
+    } catch (e) {
+      // A job no API process could have written (tampering, version skew): never retried.
+      this.logger.error((e as Error).message);
+      throw new UnrecoverableError((e as Error).message);
+    }
+    this.options.onJob?.(Date.now() - job.timestamp);
+    const redelivered = job.attemptsStarted > 1 || job.stalledCounter > 0;
+    try {
+      const accepted = await this.queue.enqueue(entry, { redelivered });
+      return { i: accepted.entry.index };
+    } catch (e) {
+      // A duplicate is an answer, not a failure: the batch record already told the API.
+      if (isVellumError(e, 'DUPLICATE_ENTRY')) return { d: Number(e.details?.index ?? -1) };
+      throw e;
+    }
+  }
+}

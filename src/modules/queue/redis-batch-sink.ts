@@ -1,0 +1,99 @@
+import { Logger } from '@nestjs/common';
+import type IORedis from 'ioredis';
+import { VellumError } from '../../core/errors';
+import type { QueueTicket } from '../sequencer/entry-queue';
+import type { BatchSink, CommittedBatch } from '../sequencer/sequencer';
+import type { WriteCoalescer } from './redis-connection';
+import { type QueueNames, type RecordEntry, Outcome, RESULTS_MAXLEN, encodeRecord } from './wire';
+
+/**
+ * The sequencer's side of the Redis hand-off: after each batch, one record on the results stream
+ * that every API replica reads, then the batch's BullMQ jobs are settled.
+ *
+ * Order and crashes: COMMIT (done before this runs) -> XADD record -> jobs completed.
+ * - Crash after COMMIT, before XADD: the jobs stay active in BullMQ; when their locks lapse the
+ *   next active sequencer gets them again (re-delivered), finds the entries stored and publishes
+ *   them as Outcome.Stored with the stored index, time and SET. API replicas that are still
+ *   waiting answer 201; their fallback sweep also finds the entries in the database.
+ * - Crash after XADD, before the jobs completed: the same re-delivery; the second record is a
+ *   harmless repeat (nobody waits for those leaves any more).
+ * - XADD failing (Redis down): logged; the jobs are settled anyway (that fails too while Redis is
+ *   down), and API replicas answer from the database when their sweep runs.
+ */
+export class RedisBatchSink implements BatchSink {
+  private readonly logger = new Logger('Sequencer');
+
+  constructor(
+    private readonly client: IORedis,
+    private readonly names: QueueNames,
+    private readonly coalescer?: WriteCoalescer,
+  ) {}
+
+  async committed(b: CommittedBatch): Promise<void> {
+    const entries: RecordEntry[] = [];
+    for (const { ticket, entry } of b.appended) {
+      entries.push([
+        hex(ticket),
+        entry.index,
+        entry.integratedTime,
+        entry.set.toString('base64'),
+        Outcome.Appended,
+      ]);
+    }
+    for (const s of b.stored) {
+      entries.push(
+        s.entry !== undefined
+          ? [hex(s.ticket), s.index, s.entry.integratedTime, s.entry.set.toString('base64'), Outcome.Stored]
+          : [hex(s.ticket), s.index, 0, '', Outcome.Duplicate],
+      );
+    }
+    for (const r of b.repeats) entries.push([hex(r.ticket), r.index, 0, '', Outcome.Duplicate]);
+    await this.publish(encodeRecord({ checkpoint: b.checkpoint, entries }), entries.length);
+
+    const checkpoint = b.checkpoint;
+    // The proof is the API's job (from the database, against this checkpoint): the ticket only
+    // settles its BullMQ job, so it gets no inclusion proof here.
+    this.settle(() => {
+      for (const { ticket, entry } of b.appended) ticket.resolve({ entry, checkpoint, inclusionProof: [] });
+      for (const s of b.stored) {
+        if (s.entry !== undefined) s.ticket.resolve({ entry: s.entry, checkpoint, inclusionProof: [] });
+        else s.ticket.reject(duplicate(s.index));
+      }
+      for (const r of b.repeats) r.ticket.reject(duplicate(r.index));
+    });
+  }
+
+  private settle(fn: () => void): void {
+    if (this.coalescer === undefined) fn();
+    else this.coalescer.run(fn);
+  }
+
+  async failed(tickets: readonly QueueTicket[], error: VellumError): Promise<void> {
+    await this.publish(
+      encodeRecord({ entries: [], failed: { leaves: tickets.map(hex), message: error.message } }),
+      tickets.length,
+    );
+    this.settle(() => {
+      for (const t of tickets) t.reject(error);
+    });
+  }
+
+  private async publish(record: string, n: number): Promise<void> {
+    try {
+      await this.client.xadd(this.names.results, 'MAXLEN', '~', RESULTS_MAXLEN, '*', 'd', record);
+    } catch (e) {
+      this.logger.warn(
+        `could not publish the outcome of a batch of ${n} to Redis (${(e as Error).message}); ` +
+          'API replicas will answer those submissions from the database',
+      );
+    }
+  }
+}
+
+function hex(t: QueueTicket): string {
+  return t.entry.leafHash.toString('hex');
+}
+
+function duplicate(index: number): VellumError {
+  return new VellumError('DUPLICATE_ENTRY', 'the entry is already in the log', { index });
+}

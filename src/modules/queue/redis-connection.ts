@@ -1,0 +1,87 @@
+import type { Logger } from '@nestjs/common';
+import IORedis, { type RedisOptions } from 'ioredis';
+
+/** Reconnect quickly at first, then every 2 s, forever: Redis coming back must heal by itself. */
+function retryStrategy(times: number): number {
+  return Math.min(100 * times, 2000);
+}
+
+/**
+ * Options for a connection that issues commands on behalf of requests. enableOfflineQueue=false
+ * and one retry: while Redis is unreachable a command fails at once (the client gets 503) instead
+ * of queueing in memory until a timeout.
+ */
+export function commandOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+    retryStrategy,
+  };
+}
+
+/** Options for BullMQ workers and stream readers: blocking commands, retried across reconnects. */
+export function blockingOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: 5000,
+    retryStrategy,
+  };
+}
+
+/** Logs a connection's errors at most once per `everyMs` (a down Redis reports on every retry). */
+export function rateLimitedLog(logger: Logger, everyMs = 10_000): (what: string, e: unknown) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (what, e) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    const more = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
+    suppressed = 0;
+    last = now;
+    logger.warn(`${what}: ${e instanceof Error ? e.message : String(e)}${more}`);
+  };
+}
+
+export function connect(url: string, options: RedisOptions, name: string, logger: Logger): IORedis {
+  const client = new IORedis(url, { ...options, connectionName: name });
+  const log = rateLimitedLog(logger);
+  client.on('error', (e: unknown) => log(`Redis (${name})`, e));
+  return client;
+}
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+  readonly destroyed?: boolean;
+}
+
+/**
+ * Coalesces the Redis writes a burst of work causes into one syscall. Settling a batch's
+ * BullMQ jobs makes the worker send one command per job from the promise continuations that
+ * follow; with the worker's socket corked until the next macrotask they leave as one writev
+ * instead of hundreds of writes (a write syscall is far from free in a small VM).
+ */
+export class WriteCoalescer {
+  private socket: Corkable | undefined;
+
+  attach(socket: Corkable | undefined): void {
+    this.socket = socket;
+  }
+
+  run<T>(fn: () => T): T {
+    const s = this.socket;
+    if (s === undefined || s.destroyed === true) return fn();
+    s.cork();
+    try {
+      return fn();
+    } finally {
+      // After every microtask of this turn (the continuations that write) has run.
+      setImmediate(() => s.uncork());
+    }
+  }
+}
