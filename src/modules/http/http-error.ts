@@ -102,6 +102,12 @@ export function toHttpError(err: unknown, bodyLimit: number, contentType?: strin
   }
 }
 
+/** Seconds the producer of the error suggests (queue drain estimate, outage backoff); 1 by default. */
+function retryAfter(err: VellumError): string {
+  const s = err.details?.retryAfterSeconds;
+  return typeof s === 'number' && Number.isFinite(s) && s >= 1 ? String(Math.ceil(s)) : '1';
+}
+
 function fromVellumError(err: VellumError): HttpErrorResponse {
   const status = STATUS[err.code];
   switch (err.code) {
@@ -121,12 +127,12 @@ function fromVellumError(err: VellumError): HttpErrorResponse {
       };
     }
     case 'PUSHBACK':
-      return { status, body: { code: 503, message: err.message }, headers: { 'retry-after': '1' } };
+      return { status, body: { code: 503, message: err.message }, headers: { 'retry-after': retryAfter(err) } };
     case 'UNAVAILABLE':
       return {
         status,
         body: { code: 503, message: err.message },
-        headers: { 'retry-after': '1' },
+        headers: { 'retry-after': retryAfter(err) },
         internal: true,
       };
     case 'NOT_FOUND':
