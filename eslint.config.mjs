@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'data/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'native/build/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -40,7 +40,18 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: ['@nestjs/*', 'typeorm', 'bullmq', 'ioredis', 'pg', 'better-sqlite3', 'node:fs', 'fs', 'node:net', 'node:http'],
+          patterns: [
+            '@nestjs/*',
+            'typeorm',
+            'bullmq',
+            'ioredis',
+            'pg',
+            'better-sqlite3',
+            'node:fs',
+            'fs',
+            'node:net',
+            'node:http',
+          ],
         },
       ],
     },

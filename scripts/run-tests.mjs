@@ -23,6 +23,9 @@ if (files.length === 0) {
 const res = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' } },
+  {
+    stdio: 'inherit',
+    env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
+  },
 );
 process.exit(res.status ?? 1);

@@ -393,7 +393,11 @@ describe('evaluate: keys, signers, actions', () => {
 
 describe('evaluate + events: an entry that carries no verifier at all', () => {
   it('is evaluated as one unparsable signer and its event builds without throwing', () => {
-    const bare = { ...unparsableIdentity('hashedrekord', '0.0.1', 'no verifier'), signers: [], malformed: [] };
+    const bare = {
+      ...unparsableIdentity('hashedrekord', '0.0.1', 'no verifier'),
+      signers: [],
+      malformed: [],
+    };
     const r = rule({ scope: [{ kind: 'hashedrekord' }] });
     const out = evaluate(r, bare);
     assert.ok(out.length > 0, 'an entry with no signer must not fall out of scope silently');

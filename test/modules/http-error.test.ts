@@ -32,7 +32,8 @@ test('every core error code maps to a JSON {code, message} with a 4xx/5xx status
     assert.ok(r.status >= 400 && r.status < 600, `${code} -> ${r.status}`);
     assert.equal(typeof r.body?.code, 'number');
     assert.equal(typeof r.body?.message, 'string');
-    if (SERVER_SIDE.has(code)) assert.ok(r.status >= 500, `${code} is the log's own failure (got ${r.status})`);
+    if (SERVER_SIDE.has(code))
+      assert.ok(r.status >= 500, `${code} is the log's own failure (got ${r.status})`);
     else assert.ok(r.status < 500, `client-caused code ${code} must not be a 5xx (got ${r.status})`);
   }
 });

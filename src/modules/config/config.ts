@@ -11,7 +11,8 @@ export interface VellumConfig {
   /** Where the SQLite file and the generated signing key live. Absolute. */
   readonly dataDir: string;
   /** `sqlite` (default, file under dataDir) or `postgres` (DATABASE_URL). */
-  readonly database: { readonly type: 'sqlite'; readonly path: string } | { readonly type: 'postgres'; readonly url: string };
+  readonly database:
+    { readonly type: 'sqlite'; readonly path: string } | { readonly type: 'postgres'; readonly url: string };
   /** PEM file holding the log's private key; generated (ECDSA P-256, mode 0600) when absent. */
   readonly signingKeyPath: string;
   /** True when SIGNING_KEY_PATH was given explicitly: then the file must exist, nothing is generated. */
@@ -63,7 +64,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  if (!/^[0-9]+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  if (!/^[0-9]+$/.test(raw.trim()))
+    throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
   const v = Number(raw.trim());
   if (!Number.isSafeInteger(v) || v < min || v > max) {
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
@@ -114,10 +116,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const keyRaw = env.SIGNING_KEY_PATH;
   const signingKeyExplicit = keyRaw !== undefined && keyRaw !== '';
   const signingKeyPath = signingKeyExplicit
-    ? isAbsolute(keyRaw) ? keyRaw : resolve(cwd, keyRaw)
+    ? isAbsolute(keyRaw)
+      ? keyRaw
+      : resolve(cwd, keyRaw)
     : join(dataDir, 'signing-key.pem');
 
-  const logHostname = env.LOG_HOSTNAME && env.LOG_HOSTNAME !== '' ? env.LOG_HOSTNAME : defaultHostname(host, port);
+  const logHostname =
+    env.LOG_HOSTNAME && env.LOG_HOSTNAME !== '' ? env.LOG_HOSTNAME : defaultHostname(host, port);
   // The name goes on a signature line `— <name> <sig>` and is matched by clients against their URL.
   if (!/^[^\s+]+$/.test(logHostname)) {
     throw new ConfigError('LOG_HOSTNAME', 'must be non-empty with no spaces and no "+"');

@@ -127,7 +127,11 @@ function fromVellumError(err: VellumError): HttpErrorResponse {
       };
     }
     case 'PUSHBACK':
-      return { status, body: { code: 503, message: err.message }, headers: { 'retry-after': retryAfter(err) } };
+      return {
+        status,
+        body: { code: 503, message: err.message },
+        headers: { 'retry-after': retryAfter(err) },
+      };
     case 'UNAVAILABLE':
       return {
         status,
