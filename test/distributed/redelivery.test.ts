@@ -46,7 +46,10 @@ test('distributed: jobs re-delivered after a crash between COMMIT and publish ar
   const redis = new IORedis(SHARED_REDIS);
   try {
     await until('the hanging sequencer is active', () => out.includes('active\n'), 30_000);
-    const api = await startVellum(dep, { name: 'api', role: 'api' });
+    // The API's database sweep would also answer these clients (correctly) once they wait
+    // longer than SUBMIT_SWEEP_AFTER_MS; keep it out of the way so the re-delivery path is
+    // what gets exercised, however slow the takeover is on a loaded machine.
+    const api = await startVellum(dep, { name: 'api', role: 'api', env: { SUBMIT_SWEEP_AFTER_MS: '15000' } });
     const standby = await startVellum(dep, { name: 'standby', role: 'sequencer' });
     assert.equal(await sequencerState(standby), 'standby');
 

@@ -46,6 +46,11 @@ export interface VellumConfig {
    * 503; the entry may still be logged later, and a retry then gets it (201 or 409).
    */
   readonly submitTimeoutMs: number;
+  /**
+   * API role with Redis: a submission still unanswered after this long is looked up in the
+   * database (answers it if its batch committed but the batch record was lost) or re-queued.
+   */
+  readonly submitSweepAfterMs: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -175,6 +180,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     publicKeyPath,
     leaseTtlMs: int(env, 'SEQUENCER_LEASE_TTL_MS', 5000, 500, 600_000),
     submitTimeoutMs: int(env, 'SUBMIT_TIMEOUT_MS', 30_000, 100, 600_000),
+    submitSweepAfterMs: int(env, 'SUBMIT_SWEEP_AFTER_MS', 2_000, 100, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['error', 'warn', 'info', 'debug'] as const),
   };
   return Object.freeze(cfg);

@@ -92,6 +92,7 @@ export class LogWriter implements OnModuleInit, OnModuleDestroy, OnApplicationSh
           names,
           maxPending: config.maxPending,
           submitTimeoutMs: config.submitTimeoutMs,
+          sweepAfterMs: config.submitSweepAfterMs,
         },
         reader,
         identity,
