@@ -80,6 +80,7 @@ function tailer(
 async function tamperProxy(
   rewrite: (path: string, json: any) => any,
   forceOk = false,
+  delayMs = 0,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const s: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -98,6 +99,7 @@ async function tamperProxy(
         } catch {
           /* not JSON: pass through */
         }
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
         res.statusCode = forceOk ? 200 : up.status;
         res.setHeader('content-type', 'application/json');
         res.end(text);
@@ -398,4 +400,179 @@ test('vellum monitor CLI: exit 0 on a good log, 1 with log.inconsistent on a tam
   ]);
   assert.equal(badRules.code, 2);
   assert.match(badRules.stderr, /invalid rules/);
+});
+
+/** Serves a different body at `victim`, under a UUID that matches it: only the rebuilt root can tell. */
+function forgeEntry(victim: number) {
+  const forged = Buffer.from(
+    JSON.stringify({ apiVersion: '0.0.1', kind: 'hashedrekord', spec: { forged: victim } }),
+  );
+  return (path: string, j: any): any => {
+    if (!path.startsWith('/api/v1/log/entries/retrieve') || !Array.isArray(j)) return j;
+    return j.map((m: Record<string, any>) => {
+      const [uuid, v] = Object.entries(m)[0]!;
+      if (v.logIndex !== victim) return m;
+      return {
+        [uuid.slice(0, 16) + leafHash(forged).toString('hex')]: { ...v, body: forged.toString('base64') },
+      };
+    });
+  };
+}
+
+async function logSize(): Promise<number> {
+  return ((await (await fetch(`${server.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+}
+
+/** A first full scan through `logUrl`, stopped once progress is saved at index `at` or beyond. */
+async function interruptedScan(state: string, logUrl: string, at: number): Promise<PassResult> {
+  const stop = new AbortController();
+  const { t, out } = tailer(state, logUrl, {
+    saveEveryEntries: 200,
+    signal: stop.signal,
+    onProgressSaved: (p) => {
+      if (p.next >= at) stop.abort();
+    },
+  });
+  const r = await t.pass();
+  assert.equal(r.status, 'interrupted', r.reason);
+  assert.deepEqual(out, [], 'nothing is reported before the root is verified');
+  return r;
+}
+
+test('a long scan saves progress; the next pass continues toward the same checkpoint and still catches a forged entry after the interruption point', async () => {
+  const size = await logSize();
+  const state = join(dir, 'state-resume.json');
+  await interruptedScan(state, server.url, 1000);
+  const saved = JSON.parse(readFileSync(state, 'utf8'));
+  // The verified part is still "nothing verified"; the progress is kept beside it.
+  assert.equal(saved.size, 0);
+  assert.equal(saved.progress.next, 1000);
+  assert.equal(saved.progress.size, size);
+  assert.deepEqual(
+    saved.progress.alerts.map((a: any) => Number(a.event.data.logIndex)),
+    matching.filter((i) => i < 1000),
+  );
+
+  // Resumed through a copy of the log that forges entry 1800: the scan goes on from 1000, and
+  // the root toward the saved checkpoint does not come out.
+  const p = await tamperProxy(forgeEntry(1800));
+  let t = tailer(state, p.url);
+  const bad = await t.t.pass();
+  await p.close();
+  expectInconsistent(bad, t.out, /root rebuilt from all/);
+  assert.equal(bad.resumedFrom, 1000);
+  assert.equal(bad.scanned, size - 1000, 'not rescanned from 0');
+  assert.equal(t.out.length, 1, 'no identity alert from an unverified scan');
+  assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, 0);
+
+  // The real log: continues from 1000 again, verifies, and reports every match, including the
+  // ones found before the interruption.
+  t = tailer(state);
+  const good = await t.t.pass();
+  assert.equal(good.status, 'ok', good.reason);
+  assert.equal(good.resumedFrom, 1000);
+  assert.equal(good.scanned, size - 1000);
+  assert.deepEqual(
+    t.out.map((l) => Number(JSON.parse(l).data.logIndex)),
+    matching,
+  );
+  assert.ok(t.err.some((l) => /resuming the scan toward checkpoint \d+ at index 1000/.test(l)));
+  const done = JSON.parse(readFileSync(state, 'utf8'));
+  assert.equal(done.size, size);
+  assert.equal(done.progress, undefined);
+});
+
+test('progress saved from forged entries is never trusted: the resumed scan fails its root, and keeps failing', async () => {
+  const state = join(dir, 'state-forged-before.json');
+  const p = await tamperProxy(forgeEntry(300));
+  await interruptedScan(state, p.url, 1000);
+  await p.close();
+  for (let i = 0; i < 2; i++) {
+    const t = tailer(state);
+    const r = await t.t.pass();
+    expectInconsistent(r, t.out, /root rebuilt from all/);
+    assert.equal(r.resumedFrom, 1000);
+    assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, 0);
+  }
+});
+
+test('vellum monitor CLI: killed (SIGKILL) mid-scan, the next run resumes from the saved progress; SIGTERM saves and exits 3', async () => {
+  const size = await logSize();
+  const slow = await tamperProxy((_p, j) => j, false, 8);
+  const state = join(dir, 'state-cli-kill.json');
+  const args = (logUrl: string, extra: string[] = []) => [
+    '--log',
+    logUrl,
+    '--public-key',
+    pubPath,
+    '--rules',
+    rulesPath,
+    '--state',
+    state,
+    ...extra,
+  ];
+  const savedNext = (): number => {
+    try {
+      return Number(JSON.parse(readFileSync(state, 'utf8')).progress?.next ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    let killedAt = 0;
+    const killed = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [CLI_MAIN, 'monitor', ...args(slow.url, ['--concurrency', '1', '--save-every', '300'])],
+        { stdio: 'ignore' },
+      );
+      const poll = setInterval(() => {
+        killedAt = savedNext();
+        if (killedAt >= 900) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 20);
+      child.on('exit', (code, signal) => {
+        clearInterval(poll);
+        resolve({ code, signal });
+      });
+    });
+    assert.equal(killed.signal, 'SIGKILL', 'killed before the scan ended');
+    const resumedAt = savedNext();
+    assert.ok(resumedAt >= 900 && resumedAt < size, `progress at ${resumedAt}`);
+
+    const resumed = await runCli(args(server.url, ['--once']));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      new RegExp(`resuming the scan toward checkpoint ${size} at index ${resumedAt}`),
+    );
+    assert.deepEqual(
+      resumed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => Number(JSON.parse(l).data.logIndex)),
+      matching,
+    );
+    assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, size);
+
+    // SIGTERM mid-scan: progress saved at that point, exit 3 (the --once pass did not finish).
+    rmSync(state);
+    let termed = false;
+    const term = await runCli(args(slow.url, ['--concurrency', '1', '--save-every', '100000']), {
+      onStderr: (_text, child) => {
+        if (!termed) {
+          termed = true;
+          setTimeout(() => child.kill('SIGTERM'), 300);
+        }
+      },
+    });
+    assert.equal(term.code, 3, term.stderr);
+    assert.match(term.stderr, /interrupted at index \d+ of \d+; progress saved/);
+    const next = savedNext();
+    assert.ok(next > 0 && next < size, `progress at ${next}`);
+  } finally {
+    await slow.close();
+  }
 });

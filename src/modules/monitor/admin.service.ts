@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateWebhookSecret } from '../../core/monitor';
 import { VellumDatabase } from '../storage/database';
+import { DeliveryService } from './delivery.service';
 import { badRequest, conflict, notFound } from './monitor-errors';
 import { MONITOR_EVENT_TYPES, normalizeEventType, type MonitorEventType } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
@@ -55,6 +56,7 @@ export class MonitorAdminService {
     private readonly db: VellumDatabase,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
+    @Optional() private readonly delivery?: DeliveryService,
   ) {
     this.now = options.now ?? Date.now;
   }
@@ -283,6 +285,8 @@ export class MonitorAdminService {
   async enableWebhook(id: string): Promise<WebhookRecord> {
     const w = await this.getWebhook(id);
     await this.db.transaction((tx) => this.store.setWebhookEnabled(tx, w.id, true, undefined, this.now()));
+    // Its rows kept waiting while it was disabled; where the delivery loop runs, they go now.
+    this.delivery?.kick();
     return this.getWebhook(w.id);
   }
 

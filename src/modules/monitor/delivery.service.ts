@@ -1,47 +1,133 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { DelayedError, type Job } from 'bullmq';
 import { randomInt } from 'node:crypto';
+import { Counter } from 'prom-client';
 import { classifyDeliveryResponse, nextAttemptDelayMs, webhookHeaders } from '../../core/monitor';
+import { MetricsService } from '../api/metrics.service';
+import { rateLimitedLog } from '../queue/redis-connection';
 import { VellumDatabase } from '../storage/database';
+import { DeliveryQueue, type DeliveryJobData, type ScheduledRow } from './delivery-queue';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore, type OutboxRow, type WebhookRecord } from './monitor-store';
+import { MonitorStore, type DeliveryRow, type OutboxRow, type WebhookRecord } from './monitor-store';
 import { postWebhook, type PostResult } from './webhook-client';
 
 const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
 
+/** Due rows the sweep checks per pass, oldest first. */
+const SWEEP_BATCH = 1000;
+
+/** Which way an attempt was started. */
+export type DeliveryPath = 'queue' | 'database';
+
+/** Counters of this process (also Prometheus metrics when the app has a MetricsService). */
+export interface DeliveryStats {
+  /** Attempts made, by the path that claimed the row. */
+  readonly attempts: Record<DeliveryPath, number>;
+  /** Jobs the sweep added for rows never attempted (their first job). */
+  readonly enqueued: number;
+  /** Jobs the sweep added for rows already attempted: the job for their retry was lost. */
+  readonly recovered: number;
+}
+
+/** What an attempt left in the row. */
+interface AttemptOutcome {
+  readonly status: OutboxRow['status'];
+  readonly nextAttemptAt: number;
+}
+
 /**
  * Delivers the durable outbox (monitor_outbox) to webhook endpoints with Standard Webhooks
  * headers: `webhook-id` = the stable event id, a fresh `webhook-timestamp` and signature per
- * attempt over the exact stored body. Due rows are claimed with a short lease (compare-and-set),
- * so several processes can run this safely. Outcomes follow the core's policy: 2xx delivered;
- * 3xx (never followed), 4xx, 5xx, network errors and refused destinations are retried on the
- * schedule; 410, or the schedule running out, disables the endpoint. The table is the source of
- * truth: a crash mid-delivery only means the row is retried after its lease.
+ * attempt over the exact stored body. Outcomes follow the core's policy: 2xx delivered; 3xx
+ * (never followed), 4xx, 5xx, network errors and refused destinations are retried on the
+ * schedule; 410, or the schedule running out, disables the endpoint.
+ *
+ * The table is the source of truth and the only lock: an attempt starts only after a
+ * compare-and-set claim of its row (pending, same attempt count, lease free), and its outcome and
+ * the next attempt's time are written in one transaction. A crash mid-delivery leaves the row
+ * leased; it is retried once the lease lapses.
+ *
+ * Without REDIS_URL due rows are polled. With it, each row's next attempt is a BullMQ job
+ * (DeliveryQueue) run by a worker in every monitor process; a sweep of the table adds the job of
+ * any due row that has none (a crash between commit and enqueue, Redis losing its data), and
+ * while Redis is unreachable the sweep delivers due rows from the table itself, so an outage
+ * delays deliveries by at most the poll interval and loses none.
  */
 @Injectable()
 export class DeliveryService {
   private readonly logger = new Logger('MonitorDelivery');
+  private readonly redisLog = rateLimitedLog(this.logger);
   private readonly now: () => number;
   private readonly random: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = true;
   private again = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private queue: DeliveryQueue | undefined;
+  /** False after a Redis command failed, until one succeeds: the table is polled meanwhile. */
+  private redisHealthy = true;
+  private readonly counts = { queue: 0, database: 0, enqueued: 0, recovered: 0 };
+  private readonly attemptsMetric: Counter<'path' | 'outcome'> | undefined;
+  private readonly sweepMetric: Counter<'reason'> | undefined;
 
   constructor(
     private readonly store: MonitorStore,
     private readonly db: VellumDatabase,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
+    @Optional() metrics?: MetricsService,
   ) {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? secureRandom;
+    if (metrics !== undefined) {
+      const r = metrics.registry;
+      this.attemptsMetric =
+        (r.getSingleMetric('vellum_monitor_webhook_attempts_total') as Counter<'path' | 'outcome'>) ??
+        new Counter({
+          name: 'vellum_monitor_webhook_attempts_total',
+          help: 'Webhook delivery attempts by path (queue: a BullMQ job; database: the outbox poll) and outcome',
+          labelNames: ['path', 'outcome'] as const,
+          registers: [r],
+        });
+      this.sweepMetric =
+        (r.getSingleMetric('vellum_monitor_webhook_jobs_enqueued_total') as Counter<'reason'>) ??
+        new Counter({
+          name: 'vellum_monitor_webhook_jobs_enqueued_total',
+          help: 'BullMQ delivery jobs added by the outbox sweep (new: first attempt; recovered: the job was missing)',
+          labelNames: ['reason'] as const,
+          registers: [r],
+        });
+    }
+  }
+
+  /** Whether deliveries are scheduled through BullMQ (REDIS_URL set and the service started). */
+  get usesQueue(): boolean {
+    return this.queue !== undefined;
+  }
+
+  stats(): DeliveryStats {
+    const c = this.counts;
+    return {
+      attempts: { queue: c.queue, database: c.database },
+      enqueued: c.enqueued,
+      recovered: c.recovered,
+    };
   }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    if (this.config.redisUrl !== undefined) {
+      this.queue = new DeliveryQueue({
+        url: this.config.redisUrl,
+        prefix: this.config.redisPrefix,
+        concurrency: this.config.webhookConcurrency,
+        lockMs: this.leaseMs() + 10_000,
+      });
+      this.queue.start((job, token) => this.processJob(job, token));
+    }
     this.schedule(0);
   }
 
@@ -49,6 +135,10 @@ export class DeliveryService {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    const q = this.queue;
+    this.queue = undefined;
+    // The worker finishes the jobs it runs (their attempts get recorded) before disconnecting.
+    await q?.close();
     while (this.running || this.inFlight.size > 0) {
       await Promise.allSettled([...this.inFlight]);
       await new Promise((r) => setTimeout(r, 5));
@@ -79,7 +169,7 @@ export class DeliveryService {
     this.running = true;
     let worked = 0;
     try {
-      worked = await this.tick();
+      worked = this.queue !== undefined ? await this.sweep(this.queue) : await this.tick();
     } catch (e) {
       this.logger.error(`delivery pass failed: ${(e as Error).message}`);
     } finally {
@@ -87,7 +177,9 @@ export class DeliveryService {
     }
     const again = this.again;
     this.again = false;
-    this.schedule(again || worked > 0 ? 0 : this.nextWakeMs());
+    if (again || worked > 0) this.schedule(0);
+    else if (this.queue !== undefined && this.redisHealthy) this.schedule(this.config.webhookSweepMs);
+    else this.schedule(this.nextWakeMs());
   }
 
   private nextWakeMs(): number {
@@ -100,31 +192,113 @@ export class DeliveryService {
     );
   }
 
+  private leaseMs(): number {
+    return this.config.webhookTimeoutMs + 5000;
+  }
+
+  /**
+   * Redis mode: gives every due, unclaimed row whose job is missing a job. Rows just written by
+   * the evaluator get their first job here (kick), and rows whose job Redis lost get a new one.
+   * While Redis is unreachable it delivers due rows from the table instead. Returns the jobs
+   * added (0 when nothing was missing, so the next pass waits the sweep interval).
+   */
+  private async sweep(queue: DeliveryQueue): Promise<number> {
+    const now = this.now();
+    const rows = await this.store.dueDeliveries(now, SWEEP_BATCH);
+    let missing: DeliveryRow[];
+    try {
+      // Asked even with no rows: health must reflect the connection, not an idle outbox.
+      if (!queue.ready) throw new Error('not connected');
+      missing = await queue.missing(rows);
+      await queue.schedule(missing, now);
+    } catch (e) {
+      this.redisHealthy = false;
+      // Not connected yet at boot is not worth a warning; the table covers until it is.
+      if (queue.wasReady) this.redisLog('webhook queue unavailable, delivering from the outbox table', e);
+      return this.tick();
+    }
+    if (!this.redisHealthy && queue.wasReady) this.logger.log('webhook queue reachable');
+    this.redisHealthy = true;
+    const recovered = missing.filter((r) => r.attempts > 0).length;
+    this.counts.recovered += recovered;
+    this.counts.enqueued += missing.length - recovered;
+    if (recovered > 0) {
+      this.sweepMetric?.inc({ reason: 'recovered' }, recovered);
+      this.logger.warn(`re-enqueued ${recovered} webhook deliveries whose job was missing from Redis`);
+    }
+    if (missing.length > recovered) this.sweepMetric?.inc({ reason: 'new' }, missing.length - recovered);
+    return missing.length;
+  }
+
   /** One pass: deliver every due row (up to the concurrency limit at a time). Returns rows attempted. */
   async tick(): Promise<number> {
     const now = this.now();
     const rows = await this.store.dueDeliveries(now, this.config.webhookConcurrency * 4);
     let attempted = 0;
-    const lease = this.config.webhookTimeoutMs + 5000;
     const queue = [...rows];
     const workers = Array.from(
       { length: Math.min(this.config.webhookConcurrency, queue.length) },
       async () => {
         for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
-          if (!(await this.store.claimDelivery(row, this.now(), lease))) continue;
+          if (!(await this.store.claimDelivery(row, this.now(), this.leaseMs()))) continue;
           attempted++;
-          const p = this.deliver(row, row.endpoint);
-          this.inFlight.add(p);
-          try {
-            await p;
-          } finally {
-            this.inFlight.delete(p);
-          }
+          await this.attempt(row, row.endpoint, 'database');
         }
       },
     );
     await Promise.all(workers);
     return attempted;
+  }
+
+  /**
+   * A BullMQ job: attempt `a + 1` of one row, if the row still wants exactly that. Everything is
+   * re-read from the table: the job only says which row to look at and when. Moving the job to
+   * delayed (DelayedError) keeps it for later; returning completes and removes it.
+   */
+  private async processJob(job: Job<DeliveryJobData, string>, token: string | undefined): Promise<string> {
+    const d = job.data;
+    const row = await this.store.getDelivery(d.e, d.v);
+    // Delivered, failed, acknowledged, deleted or the endpoint disabled: nothing to do. A
+    // re-enabled endpoint's rows are found by the sweep.
+    if (row === undefined || row.status !== 'pending' || !row.endpoint.enabled) return 'settled';
+    if (row.attempts !== d.a) {
+      // This attempt was made (by an earlier run of this job, or the table poll during a Redis
+      // outage). A crash right after that attempt's commit leaves the row's next attempt without
+      // a job: make sure it has one.
+      await this.queue?.schedule([row], this.now()).catch(() => undefined);
+      return 'stale';
+    }
+    const now = this.now();
+    const leasedUntil = row.lockedUntil !== undefined && row.lockedUntil >= now ? row.lockedUntil + 1 : 0;
+    const wakeAt = Math.max(row.nextAttemptAt, leasedUntil);
+    if (wakeAt > now) {
+      // Not due (Retry-After pushed it), or another process holds the lease (it is sending, or
+      // it crashed and the lease must lapse first).
+      await job.moveToDelayed(wakeAt, token);
+      throw new DelayedError();
+    }
+    if (!(await this.store.claimDelivery(row, now, this.leaseMs()))) {
+      // Lost the claim to another path; look again shortly (it is then stale or leased).
+      await job.moveToDelayed(now + 1000, token);
+      throw new DelayedError();
+    }
+    const outcome = await this.attempt(row, row.endpoint, 'queue');
+    return outcome.status;
+  }
+
+  /** A claimed attempt, tracked so stop() waits for it. */
+  private async attempt(
+    row: OutboxRow,
+    endpoint: WebhookRecord,
+    path: DeliveryPath,
+  ): Promise<AttemptOutcome> {
+    const p = this.deliver(row, endpoint, path);
+    this.inFlight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
   }
 
   /** Delay before attempt `n` (1-based), or null when the schedule is exhausted. */
@@ -134,7 +308,11 @@ export class DeliveryService {
     return nextAttemptDelayMs(n, retryAfter, { random: this.random, nowMs: this.now() });
   }
 
-  private async deliver(row: OutboxRow, endpoint: WebhookRecord): Promise<void> {
+  private async deliver(
+    row: OutboxRow,
+    endpoint: WebhookRecord,
+    path: DeliveryPath,
+  ): Promise<AttemptOutcome> {
     const at = this.now();
     const ts = Math.floor(at / 1000);
     let result: PostResult;
@@ -160,6 +338,7 @@ export class DeliveryService {
               ? undefined
               : `HTTP ${result.status}`));
     let disableReason: string | undefined;
+    let outcome: AttemptOutcome = { status: 'failed', nextAttemptAt: at };
     await this.db.transaction(async (tx) => {
       await this.store.recordAttempt(tx, row, {
         at,
@@ -179,6 +358,7 @@ export class DeliveryService {
           deliveredAt: at,
           ...common,
         });
+        outcome = { status: 'delivered', nextAttemptAt: at };
         return;
       }
       if (cls === 'disable') {
@@ -195,12 +375,29 @@ export class DeliveryService {
         return;
       }
       await this.store.finishDelivery(tx, row, { status: 'pending', nextAttemptAt: at + delay, ...common });
+      outcome = { status: 'pending', nextAttemptAt: at + delay };
     });
+    this.counts[path]++;
+    this.attemptsMetric?.inc({ path, outcome: cls });
+    if (outcome.status === 'pending' && this.queue !== undefined) {
+      // The retry's job. If this process dies before it is added, or Redis is down, the sweep
+      // adds it once the retry is due.
+      const next: ScheduledRow = {
+        endpointId: row.endpointId,
+        eventId: row.eventId,
+        attempts: attempt,
+        nextAttemptAt: outcome.nextAttemptAt,
+      };
+      await this.queue.schedule([next], this.now()).catch((e: unknown) => {
+        this.redisLog('could not enqueue a webhook retry (the sweep will)', e);
+      });
+    }
     if (disableReason !== undefined) {
       // The endpoint's owner must hear about this some other way than the dead endpoint.
       this.logger.error(`webhook endpoint ${endpoint.name} (${endpoint.url}) disabled: ${disableReason}`);
     } else if (cls !== 'ok') {
       this.logger.warn(`webhook ${endpoint.name}: attempt ${attempt} for ${row.eventId} failed: ${error}`);
     }
+    return outcome;
   }
 }

@@ -239,6 +239,20 @@ function backfillFromRow(r: Row): BackfillRecord {
   };
 }
 
+export type DeliveryRow = OutboxRow & { readonly endpoint: WebhookRecord };
+
+const OUTBOX_WITH_ENDPOINT =
+  'SELECT o.*, w.id AS w_id, w.name AS w_name, w.url AS w_url, w.event_types AS w_event_types, w.secret AS w_secret, ' +
+  'w.description AS w_description, w.enabled AS w_enabled, w.disabled_reason AS w_disabled_reason, ' +
+  'w.disabled_at AS w_disabled_at, w.created_at AS w_created_at, w.updated_at AS w_updated_at ' +
+  'FROM monitor_outbox o JOIN monitor_webhooks w ON w.id = o.endpoint_id ';
+
+function deliveryFromRow(r: Row): DeliveryRow {
+  const w: Row = {};
+  for (const [k, v] of Object.entries(r)) if (k.startsWith('w_')) w[k.slice(2)] = v;
+  return { ...outboxFromRow(r), endpoint: webhookFromRow(w) };
+}
+
 /** Which endpoints get an event: subscribed to its type and, if the rule names webhooks, named. */
 export function endpointsFor(
   type: string,
@@ -656,21 +670,23 @@ export class MonitorStore {
 
   // -- outbox ----------------------------------------------------------------------------------
 
-  async dueDeliveries(now: number, limit: number): Promise<Array<OutboxRow & { endpoint: WebhookRecord }>> {
+  async dueDeliveries(now: number, limit: number): Promise<DeliveryRow[]> {
     const rows = await this.db.read(
-      'SELECT o.*, w.id AS w_id, w.name AS w_name, w.url AS w_url, w.event_types AS w_event_types, w.secret AS w_secret, ' +
-        'w.description AS w_description, w.enabled AS w_enabled, w.disabled_reason AS w_disabled_reason, ' +
-        'w.disabled_at AS w_disabled_at, w.created_at AS w_created_at, w.updated_at AS w_updated_at ' +
-        'FROM monitor_outbox o JOIN monitor_webhooks w ON w.id = o.endpoint_id ' +
+      OUTBOX_WITH_ENDPOINT +
         "WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND (o.locked_until IS NULL OR o.locked_until < ?) AND w.enabled = 1 " +
         'ORDER BY o.next_attempt_at, o.created_at LIMIT ?',
       [now, now, limit],
     );
-    return rows.map((r) => {
-      const w: Row = {};
-      for (const [k, v] of Object.entries(r)) if (k.startsWith('w_')) w[k.slice(2)] = v;
-      return { ...outboxFromRow(r), endpoint: webhookFromRow(w) };
-    });
+    return rows.map(deliveryFromRow);
+  }
+
+  /** One outbox row with its endpoint, whatever its state. */
+  async getDelivery(endpointId: string, eventId: string): Promise<DeliveryRow | undefined> {
+    const rows = await this.db.read(OUTBOX_WITH_ENDPOINT + 'WHERE o.endpoint_id = ? AND o.event_id = ?', [
+      endpointId,
+      eventId,
+    ]);
+    return rows.length === 0 ? undefined : deliveryFromRow(rows[0]!);
   }
 
   /** Claims a due delivery for `leaseMs` (compare-and-set on attempts); false if another worker has it. */

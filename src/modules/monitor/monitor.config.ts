@@ -19,8 +19,23 @@ export interface MonitorConfig {
   readonly webhookTimeoutMs: number;
   /** WEBHOOK_CONCURRENCY: deliveries in flight per process. */
   readonly webhookConcurrency: number;
-  /** WEBHOOK_POLL_MS: how often the outbox is polled for due deliveries. */
+  /**
+   * WEBHOOK_POLL_MS: how often the outbox is polled for due deliveries (with REDIS_URL: only while
+   * Redis is unreachable).
+   */
   readonly webhookPollMs: number;
+  /**
+   * REDIS_URL: when set, deliveries are scheduled as BullMQ jobs (the outbox table stays the source
+   * of truth); unset, the outbox is polled.
+   */
+  readonly redisUrl: string | undefined;
+  /** REDIS_PREFIX: key prefix of the BullMQ delivery queue (shared with the entry queue's prefix). */
+  readonly redisPrefix: string;
+  /**
+   * WEBHOOK_SWEEP_MS (with REDIS_URL): how often due outbox rows are checked for a BullMQ job and
+   * re-enqueued when theirs is missing (Redis lost its data, or a crash between commit and enqueue).
+   */
+  readonly webhookSweepMs: number;
   /** MONITOR_POLL_MS: how often the evaluator looks for a new checkpoint. */
   readonly pollMs: number;
   /** MONITOR_BATCH_SIZE: entries evaluated per cursor transaction. */
@@ -81,6 +96,12 @@ export function loadMonitorConfig(
     if (!/^[\x21-\x7e]+$/.test(adminToken))
       throw new ConfigError('ADMIN_TOKEN', 'must be printable ASCII without spaces');
   }
+  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : env.REDIS_URL;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  const redisPrefix = env.REDIS_PREFIX === undefined || env.REDIS_PREFIX === '' ? 'vellum' : env.REDIS_PREFIX;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix))
+    throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');
   const enabled = bool(env, 'MONITOR_ENABLED', true);
   const cfg: MonitorConfig = {
     rulesPath,
@@ -90,6 +111,9 @@ export function loadMonitorConfig(
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 20_000, 100, 120_000),
     webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', 8, 1, 256),
     webhookPollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
+    redisUrl,
+    redisPrefix,
+    webhookSweepMs: int(env, 'WEBHOOK_SWEEP_MS', 5000, 10, 600_000),
     pollMs: int(env, 'MONITOR_POLL_MS', 500, 10, 600_000),
     batchSize: int(env, 'MONITOR_BATCH_SIZE', 500, 1, 100_000),
     lagEntries: int(env, 'MONITOR_LAG_ENTRIES', 100_000, 1, Number.MAX_SAFE_INTEGER),

@@ -85,7 +85,13 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     {
       provide: MONITOR_CONFIG,
       inject: [VELLUM_CONFIG],
-      useFactory: (config: VellumConfig): MonitorConfig => loadMonitorConfig(process.env, config.role),
+      // Redis comes from the app's own configuration, so the webhook queue and the entry queue
+      // always agree on the server and prefix.
+      useFactory: (config: VellumConfig): MonitorConfig =>
+        loadMonitorConfig(
+          { ...process.env, REDIS_URL: config.redisUrl ?? '', REDIS_PREFIX: config.redisPrefix },
+          config.role,
+        ),
     },
     { provide: MONITOR_OPTIONS, useValue: {} satisfies MonitorOptions },
     MonitorStore,

@@ -16,6 +16,11 @@
  * Any contradiction is `log.inconsistent`: the pass fails, the state keeps the last good
  * checkpoint, so every later pass fails too until a human looks.
  *
+ * A long scan also saves its progress (see scanTo): the checkpoint it works toward, the compact
+ * range and matches so far, beside the verified checkpoint, which stays as it was. A pass that
+ * finds progress first finishes that scan, toward that same checkpoint, and only its root makes
+ * any of it trusted: an entry forged before or after the interruption fails the root check.
+ *
  * Without a state file the first pass scans from index 0 (never a silent re-baseline);
  * `startAtEnd` instead takes the current checkpoint as the baseline, getting the compact range
  * from a verified inclusion proof of the last leaf.
@@ -27,7 +32,7 @@ import { dirname } from 'node:path';
 import { verifyRekorCheckpoint, type Checkpoint } from '../../core/checkpoint';
 import { decodeBase64Strict } from '../../core/encoding';
 import type { LogPublicKey } from '../../core/keys';
-import { leafHash } from '../../core/merkle/hash';
+import { EMPTY_ROOT, leafHash } from '../../core/merkle/hash';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle/verify';
 import { buildIdentityEvent, evaluate, webhookHeaders, type IdentityRule } from '../../core/monitor';
 import { CompactRange } from './compact-range';
@@ -49,6 +54,36 @@ export interface TailerState {
   readonly checkpoint: string;
   readonly compactRange: readonly string[];
   readonly updatedAt: string;
+  /**
+   * A scan under way toward a newer checkpoint (absent when none). Written only with a
+   * checkpoint that verifies under the key and is consistent with the one above; nothing in it
+   * is trusted until the rebuilt root matches that checkpoint. Older versions ignore it (and
+   * rescan from the verified checkpoint).
+   */
+  readonly progress?: TailerProgress;
+}
+
+/** A match found during a scan, emitted once the scan's root verifies. */
+export interface PendingAlert {
+  readonly id: string;
+  /** The JSON event line (with `id`). */
+  readonly event: Record<string, unknown>;
+  /** Exact webhook body, base64. */
+  readonly body: string;
+}
+
+export interface TailerProgress {
+  /** Signed note of the checkpoint the scan works toward. */
+  readonly checkpoint: string;
+  readonly size: number;
+  readonly rootHash: string;
+  /** Leaves [0, next) are in compactRange; those from the verified size on are not authenticated yet. */
+  readonly next: number;
+  readonly compactRange: readonly string[];
+  /** Matches among the unauthenticated leaves. */
+  readonly alerts: readonly PendingAlert[];
+  /** Inclusion proofs the log served with those matches; checked once the root is. */
+  readonly evidence: readonly AlertEvidence[];
 }
 
 export interface TailerOptions {
@@ -69,10 +104,19 @@ export interface TailerOptions {
   readonly progressIntervalMs?: number;
   /** Delays between webhook attempts (default 0, 1 s, 5 s). */
   readonly webhookRetryMs?: readonly number[];
+  /** Save scan progress every this many entries (default 10,000)... */
+  readonly saveEveryEntries?: number;
+  /** ...or after this long, whichever comes first (default 10 s). */
+  readonly saveEveryMs?: number;
+  /** Stops the scan: progress is saved and the pass returns `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** Called after each progress save (tests). */
+  readonly onProgressSaved?: (progress: TailerProgress) => void;
 }
 
 export interface PassResult {
-  readonly status: 'ok' | 'inconsistent' | 'error';
+  /** `interrupted`: stopped through `signal`, progress saved. */
+  readonly status: 'ok' | 'inconsistent' | 'error' | 'interrupted';
   readonly previousSize: number;
   readonly size: number;
   readonly scanned: number;
@@ -81,6 +125,8 @@ export interface PassResult {
   readonly entriesPerSecond: number;
   readonly reason?: string;
   readonly webhookFailures: number;
+  /** Set when the pass continued a scan saved by an earlier one: the index it went on from. */
+  readonly resumedFrom?: number;
 }
 
 /** The log contradicted itself or its key. */
@@ -97,6 +143,16 @@ export class InconsistencyError extends Error {
 /** Anything else that stops a pass (network, bad responses, state file). */
 export class TailerError extends Error {
   override readonly name = 'TailerError';
+}
+
+/** The pass was stopped on request (its progress is saved). */
+class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+}
+
+/** The verified checkpoint an event can quote (none before the first verified one). */
+function previous(state: TailerState): { previousCheckpoint?: string } {
+  return state.size > 0 && state.checkpoint !== '' ? { previousCheckpoint: state.checkpoint } : {};
 }
 
 interface LogInfo {
@@ -256,19 +312,20 @@ export class LogTailer {
     const client = new HttpJson(this.o.logUrl, this.o.concurrency);
     let previousSize = 0;
     let size = 0;
-    let scanned = 0;
-    let webhookFailures = 0;
+    const tally = { scanned: 0, webhookFailures: 0, alerts: 0 };
+    let resumedFrom: number | undefined;
     const result = (status: PassResult['status'], alerts: number, reason?: string): PassResult => {
       const seconds = (performance.now() - started) / 1000;
       return {
         status,
         previousSize,
         size,
-        scanned,
+        scanned: tally.scanned,
         alerts,
         seconds,
-        entriesPerSecond: seconds > 0 ? scanned / seconds : 0,
-        webhookFailures,
+        entriesPerSecond: seconds > 0 ? tally.scanned / seconds : 0,
+        webhookFailures: tally.webhookFailures,
+        ...(resumedFrom !== undefined ? { resumedFrom } : {}),
         ...(reason !== undefined ? { reason } : {}),
       };
     };
@@ -325,50 +382,39 @@ export class LogTailer {
           throw new InconsistencyError(
             `checkpoint origin changed from ${JSON.stringify(state.origin)} to ${JSON.stringify(cp.origin)}`,
             {
-              previousCheckpoint: state.checkpoint,
+              ...previous(state),
               checkpoint: note,
             },
           );
-        range = CompactRange.fromHex(state.size, state.compactRange);
-        if (range.root().toString('hex') !== state.rootHash)
-          throw new TailerError(
-            `state file ${this.o.statePath} is corrupt (compact range does not give its root)`,
-          );
-        const oldRoot = Buffer.from(state.rootHash, 'hex');
-        if (cp.size < state.size)
-          throw new InconsistencyError(`the log shrank from ${state.size} to ${cp.size} entries`, {
-            previousCheckpoint: state.checkpoint,
-            checkpoint: note,
-          });
-        if (cp.size === state.size) {
-          if (!cp.rootHash.equals(oldRoot))
-            throw new InconsistencyError(`two different signed roots for tree size ${cp.size} (split view)`, {
-              previousCheckpoint: state.checkpoint,
-              checkpoint: note,
+        range = this.verifiedRange(state);
+        if (state.progress !== undefined) {
+          // An earlier pass stopped while scanning toward a checkpoint: finish that one first
+          // (same entries, same root to reach), then go on to the current one as usual.
+          const resume = this.usableProgress(state);
+          if (resume !== undefined) {
+            await this.checkConsistency(client, state, resume.target, state.progress.checkpoint, info.treeID);
+            resumedFrom = resume.range.size;
+            this.o.err(
+              `resuming the scan toward checkpoint ${resume.target.size} at index ${resume.range.size} (progress saved by an earlier pass)`,
+            );
+            const done = await this.scanTo(client, {
+              base: state,
+              range: resume.range,
+              target: resume.target,
+              note: state.progress.checkpoint,
+              treeId: info.treeID,
+              offset,
+              carried: state.progress,
+              tally,
+              started,
             });
-        } else if (state.size > 0) {
-          const p = (await client.json(
-            'GET',
-            `/api/v1/log/proof?firstSize=${state.size}&lastSize=${cp.size}&treeID=${encodeURIComponent(info.treeID)}`,
-          )) as { hashes?: unknown };
-          const hashes = Array.isArray(p?.hashes) ? p.hashes : undefined;
-          if (hashes === undefined || hashes.some((h) => typeof h !== 'string' || !HEX64.test(h)))
-            throw new TailerError('GET /api/v1/log/proof: not a ConsistencyProof');
-          try {
-            verifyConsistency(
-              state.size,
-              cp.size,
-              (hashes as string[]).map((h) => Buffer.from(h, 'hex')),
-              oldRoot,
-              cp.rootHash,
-            );
-          } catch (e) {
-            throw new InconsistencyError(
-              `checkpoint of size ${cp.size} is not consistent with the one of size ${state.size} seen before: ${(e as Error).message}`,
-              { previousCheckpoint: state.checkpoint, checkpoint: note },
-            );
+            state = done;
+            range = this.verifiedRange(state);
+          } else {
+            state = { ...state, progress: undefined };
           }
         }
+        await this.checkConsistency(client, state, cp, note, info.treeID);
         start = state.size;
       } else if (this.o.startAtEnd === true) {
         this.o.err(
@@ -383,114 +429,37 @@ export class LogTailer {
         range = CompactRange.empty();
         start = 0;
       }
-
-      // Scan, in order, with requests in parallel.
-      const pending: Array<{ event: Record<string, unknown>; id: string; body: Buffer }> = [];
-      const evidenceChecks: AlertEvidence[] = [];
-      let lastProgress = performance.now();
-      const total = cp.size - start;
-      const progressEvery = this.o.progressIntervalMs ?? 2000;
-      await this.fetchInOrder(client, start, cp.size, offset, (e) => {
-        range.append(e.leaf);
-        scanned++;
-        if (this.o.rules.length > 0) {
-          const identity = safeExtractBody(e.body);
-          const outcomes = evaluate(this.o.rules, identity, { nowMs: this.now() });
-          if (outcomes.length > 0) {
-            const ip = e.value.verification?.inclusionProof;
-            const evidence: AlertEvidence | Record<string, unknown> =
-              ip === undefined || ip === null
-                ? {
-                    // No proof served (optional in Rekor v1): the root rebuilt from every entry is the proof.
-                    logOrigin: cp!.origin,
-                    logId: this.o.publicKey.logIdHex,
-                    logIndex: e.index,
-                    uuid: e.uuid,
-                    leafHash: e.leaf.toString('hex'),
-                    body: e.body.toString('base64'),
-                    integratedTime: e.integratedTime,
-                    checkpoint: note,
-                  }
-                : {
-                    logOrigin: cp!.origin,
-                    logId: this.o.publicKey.logIdHex,
-                    logIndex: e.index,
-                    uuid: e.uuid,
-                    leafHash: e.leaf.toString('hex'),
-                    body: e.body.toString('base64'),
-                    integratedTime: e.integratedTime,
-                    signedEntryTimestamp: String(e.value.verification?.signedEntryTimestamp ?? ''),
-                    checkpoint: String(ip?.checkpoint ?? ''),
-                    treeSize: Number(ip?.treeSize),
-                    rootHash: String(ip?.rootHash ?? ''),
-                    inclusionProof: Array.isArray(ip?.hashes) ? (ip.hashes as string[]) : [],
-                  };
-            if (ip !== undefined && ip !== null) evidenceChecks.push(evidence as AlertEvidence);
-            for (const o of outcomes) {
-              const built = buildIdentityEvent(
-                o,
-                identity,
-                {
-                  logOrigin: cp!.origin,
-                  index: offset + e.index,
-                  leafHash: e.leaf.toString('hex'),
-                  uuid: e.uuid,
-                  integratedTime: e.integratedTime,
-                  evidence,
-                },
-                this.now(),
-              );
-              pending.push({ event: { id: built.id, ...built.event }, id: built.id, body: built.body });
-            }
-          }
-        }
-        if (performance.now() - lastProgress >= progressEvery) {
-          lastProgress = performance.now();
-          const secs = (lastProgress - started) / 1000;
-          this.o.err(`scanned ${scanned}/${total} entries (${Math.round(scanned / secs)} entries/s)`);
-        }
-      });
-      if (!range.root().equals(cp.rootHash))
-        throw new InconsistencyError(
-          `the root rebuilt from all ${cp.size} entries (${range.root().toString('hex')}) is not the signed root ${cp.rootHash.toString('hex')}`,
-          { checkpoint: note },
-        );
-      // The entries that matched also carry the log's own inclusion proof: it must hold too.
-      const verifiedNotes = new Map<string, Checkpoint>();
-      for (const ev of evidenceChecks) {
-        try {
-          verifyAlertEvidence(ev, this.o.publicKey, verifiedNotes);
-        } catch (e) {
-          throw new InconsistencyError(
-            `entry ${ev.logIndex}: the inclusion proof the log served does not verify: ${(e as Error).message}`,
-            {
-              checkpoint: note,
-            },
-          );
-        }
-      }
-
-      // Verified: emit the matches, then persist.
-      for (const p of pending) {
-        this.o.out(JSON.stringify(p.event));
-        if (!(await this.sendWebhook(p.id, p.body))) webhookFailures++;
-      }
-      saveTailerState(this.o.statePath, {
+      // What progress saves carry as the verified part: the state, or before any (first full
+      // scan) the empty tree, which every checkpoint of this origin extends.
+      const base: TailerState = state ?? {
         version: TAILER_STATE_VERSION,
         log: this.o.logUrl,
         treeId: info.treeID,
         origin: cp.origin,
         indexOffset: offset,
-        size: cp.size,
-        rootHash: cp.rootHash.toString('hex'),
-        checkpoint: note,
-        compactRange: range.toHex(),
+        size: 0,
+        rootHash: EMPTY_ROOT.toString('hex'),
+        checkpoint: '',
+        compactRange: [],
         updatedAt: new Date(this.now()).toISOString(),
+      };
+      if (start !== range.size) throw new TailerError('internal: scan start and compact range disagree');
+      const before = tally.alerts;
+      await this.scanTo(client, {
+        base: { ...base, indexOffset: offset },
+        range,
+        target: cp,
+        note,
+        treeId: info.treeID,
+        offset,
+        tally,
+        started,
       });
-      const r = result('ok', pending.length);
+      const alerts = tally.alerts - before;
+      const r = result('ok', tally.alerts);
       this.o.err(
         `checkpoint ${cp.size} verified (root ${cp.rootHash.toString('hex')} rebuilt from all leaves); ` +
-          `${scanned} new entries in ${r.seconds.toFixed(2)} s (${Math.round(r.entriesPerSecond)} entries/s); ${pending.length} alert(s)`,
+          `${tally.scanned} new entries in ${r.seconds.toFixed(2)} s (${Math.round(r.entriesPerSecond)} entries/s); ${alerts} alert(s)`,
       );
       return r;
     } catch (e) {
@@ -500,19 +469,300 @@ export class LogTailer {
           logUrl: this.o.logUrl,
           logOrigin: origin,
           reason: e.message,
-          ...(state !== undefined ? { previousCheckpoint: state.checkpoint } : {}),
+          ...(state !== undefined ? previous(state) : {}),
           ...e.data,
         });
         this.o.out(JSON.stringify({ id: ev.id, ...JSON.parse(ev.body.toString('utf8')) }));
-        if (!(await this.sendWebhook(ev.id, ev.body))) webhookFailures++;
+        if (!(await this.sendWebhook(ev.id, ev.body))) tally.webhookFailures++;
         this.o.err(`LOG INCONSISTENT: ${e.message}`);
-        return result('inconsistent', 1, e.message);
+        return result('inconsistent', tally.alerts + 1, e.message);
+      }
+      if (e instanceof InterruptedError) {
+        this.o.err(e.message);
+        return result('interrupted', tally.alerts, e.message);
       }
       const msg = e instanceof Error ? e.message : String(e);
       this.o.err(`monitor pass failed: ${msg}`);
-      return result('error', 0, msg);
+      return result('error', tally.alerts, msg);
     } finally {
       client.close();
+    }
+  }
+
+  /** The state's compact range; TailerError if it does not give the state's root. */
+  private verifiedRange(state: TailerState): CompactRange {
+    let range: CompactRange;
+    try {
+      range = CompactRange.fromHex(state.size, state.compactRange);
+    } catch (e) {
+      throw new TailerError(`state file ${this.o.statePath} is corrupt: ${(e as Error).message}`);
+    }
+    if (range.root().toString('hex') !== state.rootHash)
+      throw new TailerError(
+        `state file ${this.o.statePath} is corrupt (compact range does not give its root)`,
+      );
+    return range;
+  }
+
+  /**
+   * The saved progress if it can be continued: its checkpoint verifies under the key, belongs to
+   * the state's log, is not behind the state, and its compact range is well formed. Otherwise
+   * (another key or name given this time, a damaged file) it is dropped with a message: it only
+   * ever saves work, never trust, so starting again from the verified state is always safe.
+   */
+  private usableProgress(state: TailerState): { target: Checkpoint; range: CompactRange } | undefined {
+    const p = state.progress!;
+    try {
+      const target = verifyRekorCheckpoint(p.checkpoint, this.o.publicKey, this.o.originHostname);
+      if (target.origin !== state.origin) throw new Error('it names another log');
+      if (target.size !== p.size || target.rootHash.toString('hex') !== p.rootHash)
+        throw new Error('its size or root differ from its checkpoint');
+      if (
+        !Number.isSafeInteger(p.next) ||
+        p.next < state.size ||
+        p.next > target.size ||
+        target.size <= state.size
+      )
+        throw new Error(`index ${p.next} is outside (${state.size}, ${target.size}]`);
+      if (!Array.isArray(p.alerts) || !Array.isArray(p.evidence))
+        throw new Error('alerts or evidence missing');
+      return { target, range: CompactRange.fromHex(p.next, p.compactRange) };
+    } catch (e) {
+      this.o.err(
+        `saved progress in ${this.o.statePath} ignored (${(e as Error).message}); scanning again from the verified checkpoint of size ${state.size}`,
+      );
+      return undefined;
+    }
+  }
+
+  /** `cp` must extend the verified state: same size ⇒ same root; larger ⇒ a consistency proof. */
+  private async checkConsistency(
+    client: HttpJson,
+    state: TailerState,
+    cp: Checkpoint,
+    note: string,
+    treeId: string,
+  ): Promise<void> {
+    const oldRoot = Buffer.from(state.rootHash, 'hex');
+    if (cp.size < state.size)
+      throw new InconsistencyError(`the log shrank from ${state.size} to ${cp.size} entries`, {
+        ...previous(state),
+        checkpoint: note,
+      });
+    if (cp.size === state.size) {
+      if (!cp.rootHash.equals(oldRoot))
+        throw new InconsistencyError(`two different signed roots for tree size ${cp.size} (split view)`, {
+          ...previous(state),
+          checkpoint: note,
+        });
+      return;
+    }
+    if (state.size === 0) return;
+    const p = (await client.json(
+      'GET',
+      `/api/v1/log/proof?firstSize=${state.size}&lastSize=${cp.size}&treeID=${encodeURIComponent(treeId)}`,
+    )) as { hashes?: unknown };
+    const hashes = Array.isArray(p?.hashes) ? p.hashes : undefined;
+    if (hashes === undefined || hashes.some((h) => typeof h !== 'string' || !HEX64.test(h)))
+      throw new TailerError('GET /api/v1/log/proof: not a ConsistencyProof');
+    try {
+      verifyConsistency(
+        state.size,
+        cp.size,
+        (hashes as string[]).map((h) => Buffer.from(h, 'hex')),
+        oldRoot,
+        cp.rootHash,
+      );
+    } catch (e) {
+      throw new InconsistencyError(
+        `checkpoint of size ${cp.size} is not consistent with the one of size ${state.size} seen before: ${(e as Error).message}`,
+        { ...previous(state), checkpoint: note },
+      );
+    }
+  }
+
+  /**
+   * Scans [range.size, target.size) in order into `range`, checks the rebuilt root against the
+   * target, then emits the matches and saves the target as the verified state (returned).
+   *
+   * Every `saveEveryEntries` entries or `saveEveryMs` the state file gets `progress`: the target
+   * checkpoint, the compact range so far and the matches so far, next to the untouched verified
+   * part. Only the verified part is ever trusted; the progress lets a later pass continue toward
+   * the same target instead of starting over, and is authenticated only by that pass reaching
+   * the target's root. A crash leaves the last progress save (or none) and loses at most the
+   * entries since.
+   */
+  private async scanTo(
+    client: HttpJson,
+    s: {
+      base: TailerState;
+      range: CompactRange;
+      target: Checkpoint;
+      note: string;
+      treeId: string;
+      offset: number;
+      carried?: TailerProgress;
+      tally: { scanned: number; webhookFailures: number; alerts: number };
+      started: number;
+    },
+  ): Promise<TailerState> {
+    const { range, target: cp, note, offset, tally } = s;
+    const pending: PendingAlert[] = (s.carried?.alerts ?? []).map((a) => ({ ...a }));
+    const evidenceChecks: AlertEvidence[] = [...(s.carried?.evidence ?? [])];
+    const everyEntries = this.o.saveEveryEntries ?? 10_000;
+    const everyMs = this.o.saveEveryMs ?? 10_000;
+    const progressEvery = this.o.progressIntervalMs ?? 2000;
+    const from = range.size;
+    const total = cp.size - from;
+    let lastProgress = performance.now();
+    let lastSave = performance.now();
+    let savedAt = from;
+    let scannedHere = 0;
+    const saveProgress = (): void => {
+      if (range.size === savedAt) return;
+      const progress: TailerProgress = {
+        checkpoint: note,
+        size: cp.size,
+        rootHash: cp.rootHash.toString('hex'),
+        next: range.size,
+        compactRange: range.toHex(),
+        alerts: pending,
+        evidence: evidenceChecks,
+      };
+      saveTailerState(this.o.statePath, {
+        ...s.base,
+        updatedAt: new Date(this.now()).toISOString(),
+        progress,
+      });
+      savedAt = range.size;
+      lastSave = performance.now();
+      this.o.onProgressSaved?.(progress);
+    };
+    await this.fetchInOrder(client, from, cp.size, offset, (e) => {
+      range.append(e.leaf);
+      tally.scanned++;
+      scannedHere++;
+      if (this.o.rules.length > 0) this.match(e, cp, note, offset, pending, evidenceChecks);
+      const now = performance.now();
+      if (range.size < cp.size && (range.size - savedAt >= everyEntries || now - lastSave >= everyMs))
+        saveProgress();
+      if (this.o.signal?.aborted === true) {
+        saveProgress();
+        throw new InterruptedError(
+          `interrupted at index ${range.size} of ${cp.size}; progress saved, the next pass continues from there`,
+        );
+      }
+      if (now - lastProgress >= progressEvery) {
+        lastProgress = now;
+        const secs = (now - s.started) / 1000;
+        this.o.err(
+          `scanned ${scannedHere}/${total} entries toward checkpoint ${cp.size} (${Math.round(tally.scanned / secs)} entries/s; progress saved at index ${savedAt})`,
+        );
+      }
+    });
+    if (!range.root().equals(cp.rootHash))
+      throw new InconsistencyError(
+        `the root rebuilt from all ${cp.size} entries (${range.root().toString('hex')}) is not the signed root ${cp.rootHash.toString('hex')}`,
+        { checkpoint: note },
+      );
+    // The entries that matched also carry the log's own inclusion proof: it must hold too.
+    const verifiedNotes = new Map<string, Checkpoint>();
+    for (const ev of evidenceChecks) {
+      try {
+        verifyAlertEvidence(ev, this.o.publicKey, verifiedNotes);
+      } catch (e) {
+        throw new InconsistencyError(
+          `entry ${ev.logIndex}: the inclusion proof the log served does not verify: ${(e as Error).message}`,
+          {
+            checkpoint: note,
+          },
+        );
+      }
+    }
+
+    // Verified: emit the matches, then persist (a crash in between re-emits them next time,
+    // under the same event ids).
+    for (const p of pending) {
+      this.o.out(JSON.stringify(p.event));
+      if (!(await this.sendWebhook(p.id, Buffer.from(p.body, 'base64')))) tally.webhookFailures++;
+    }
+    tally.alerts += pending.length;
+    const verified: TailerState = {
+      version: TAILER_STATE_VERSION,
+      log: this.o.logUrl,
+      treeId: s.treeId,
+      origin: cp.origin,
+      indexOffset: offset,
+      size: cp.size,
+      rootHash: cp.rootHash.toString('hex'),
+      checkpoint: note,
+      compactRange: range.toHex(),
+      updatedAt: new Date(this.now()).toISOString(),
+    };
+    saveTailerState(this.o.statePath, verified);
+    return verified;
+  }
+
+  /** Rule matches of one fetched entry, queued until the root is verified. */
+  private match(
+    e: FetchedEntry,
+    cp: Checkpoint,
+    note: string,
+    offset: number,
+    pending: PendingAlert[],
+    evidenceChecks: AlertEvidence[],
+  ): void {
+    const identity = safeExtractBody(e.body);
+    const outcomes = evaluate(this.o.rules, identity, { nowMs: this.now() });
+    if (outcomes.length === 0) return;
+    const ip = e.value.verification?.inclusionProof;
+    const evidence: AlertEvidence | Record<string, unknown> =
+      ip === undefined || ip === null
+        ? {
+            // No proof served (optional in Rekor v1): the root rebuilt from every entry is the proof.
+            logOrigin: cp.origin,
+            logId: this.o.publicKey.logIdHex,
+            logIndex: e.index,
+            uuid: e.uuid,
+            leafHash: e.leaf.toString('hex'),
+            body: e.body.toString('base64'),
+            integratedTime: e.integratedTime,
+            checkpoint: note,
+          }
+        : {
+            logOrigin: cp.origin,
+            logId: this.o.publicKey.logIdHex,
+            logIndex: e.index,
+            uuid: e.uuid,
+            leafHash: e.leaf.toString('hex'),
+            body: e.body.toString('base64'),
+            integratedTime: e.integratedTime,
+            signedEntryTimestamp: String(e.value.verification?.signedEntryTimestamp ?? ''),
+            checkpoint: String(ip?.checkpoint ?? ''),
+            treeSize: Number(ip?.treeSize),
+            rootHash: String(ip?.rootHash ?? ''),
+            inclusionProof: Array.isArray(ip?.hashes) ? (ip.hashes as string[]) : [],
+          };
+    if (ip !== undefined && ip !== null) evidenceChecks.push(evidence as AlertEvidence);
+    for (const o of outcomes) {
+      const built = buildIdentityEvent(
+        o,
+        identity,
+        {
+          logOrigin: cp.origin,
+          index: offset + e.index,
+          leafHash: e.leaf.toString('hex'),
+          uuid: e.uuid,
+          integratedTime: e.integratedTime,
+          evidence,
+        },
+        this.now(),
+      );
+      pending.push({
+        id: built.id,
+        event: { id: built.id, ...built.event },
+        body: built.body.toString('base64'),
+      });
     }
   }
 
