@@ -64,9 +64,11 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The environment as read at boot. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
+/** A whole-number variable in [min, max], `def` when unset; ConfigError naming it otherwise. */
+export function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   if (!/^[0-9]+$/.test(raw.trim()))

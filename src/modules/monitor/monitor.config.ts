@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, type VellumConfig } from '../config/config';
+import { ConfigError, int, type Env, type VellumConfig } from '../config/config';
 
 /**
  * The monitor's own configuration (monitoring.md §4), read once at boot from the environment,
@@ -49,20 +49,6 @@ export interface MonitorConfig {
    * or ROLE=monitor, unless MONITOR_ENABLED=false. The admin API is served wherever the module is.
    */
   readonly workersEnabled: boolean;
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^[0-9]+$/.test(raw.trim()))
-    throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
-  const v = Number(raw.trim());
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
-  }
-  return v;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
