@@ -169,8 +169,12 @@ test('webhooks via BullMQ: every attempt runs inside its job; a failing receiver
 
   await submit(m, alertEntry('a'));
   await submit(m, alertEntry('b'));
-  await waitFor('both events accepted by /ok and /flaky', async () =>
-    rcv.unique('/ok').length === 2 && rcv.unique('/flaky').length === 2 ? true : undefined,
+  // The receiver records a delivery when the request arrives and `before` adds to `seen` only
+  // after its own Redis round trip, so wait for both.
+  await waitFor('both events accepted by /ok and /flaky, every attempt observed', async () =>
+    rcv.unique('/ok').length === 2 && rcv.unique('/flaky').length === 2 && seen.length >= 8
+      ? true
+      : undefined,
   );
   assert.equal(seen.length, 8, seen.join('\n'));
   assert.deepEqual(
