@@ -1,14 +1,13 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { parse, positiveInt, withUsage } from '../cli/args';
-import { makeHashedrekords } from './http-bench-driver';
+import { forkDriver } from './http-bench-driver';
 
 /**
  * `vellum bench --distributed`: the HTTP benchmark's load against the multi-process deployment —
@@ -24,26 +23,6 @@ const USAGE =
 const TARGET_RATE = 1500;
 const TARGET_P99_MS = 500;
 
-interface DriverOptions {
-  readonly urls: readonly string[];
-  readonly durationSec: number;
-  readonly warmupSec: number;
-  readonly concurrency: number;
-  readonly keys: number;
-  readonly entries: number;
-}
-
-interface DriverResult {
-  readonly measuredSec: number;
-  readonly measuredAccepted: number;
-  readonly latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
-  readonly statuses: Record<string, number>;
-  readonly firstFailure?: string;
-  /** Entries answered 201, warm-up included (each body is sent once). */
-  readonly accepted: number;
-  readonly exhausted: boolean;
-}
-
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -53,117 +32,6 @@ function freePort(): Promise<number> {
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       s.close(() => res(port));
     });
-  });
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** The load generator (its own process): each body once, round-robin over the API processes. */
-async function drive(o: DriverOptions, log: (s: string) => void): Promise<DriverResult> {
-  const t0 = performance.now();
-  const bodies = makeHashedrekords(o.entries, o.keys);
-  log(`generated ${bodies.length} signed entries in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency, maxFreeSockets: o.concurrency });
-  const targets = o.urls.map((u) => new URL('/api/v1/log/entries', u));
-  const latencies = new Float64Array(bodies.length);
-  let nLat = 0;
-  let latSum = 0;
-  let next = 0;
-  let measuredAccepted = 0;
-  let firstFailure: string | undefined;
-  const statuses: Record<string, number> = {};
-  let accepted = 0;
-  const start = performance.now();
-  const warmEnd = start + o.warmupSec * 1000;
-  const end = warmEnd + o.durationSec * 1000;
-
-  const post = (i: number): Promise<{ status: number; text?: string }> =>
-    new Promise((res) => {
-      const body = bodies[i]!;
-      const target = targets[i % targets.length]!;
-      const req = request(
-        {
-          agent,
-          hostname: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
-        },
-        (r) => {
-          const status = r.statusCode ?? 0;
-          const chunks: Buffer[] = [];
-          r.on('data', (c: Buffer) => {
-            if (status !== 201) chunks.push(c);
-          });
-          r.on('end', () => res({ status, text: Buffer.concat(chunks).toString('utf8').slice(0, 300) }));
-        },
-      );
-      req.on('error', (e) => res({ status: 0, text: e.message }));
-      req.end(body);
-    });
-
-  const loop = async () => {
-    for (;;) {
-      if (performance.now() >= end || next >= bodies.length) return;
-      const i = next++;
-      const a = performance.now();
-      const r = await post(i);
-      const b = performance.now();
-      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      if (r.status === 201) {
-        accepted++;
-        if (a >= warmEnd && b <= end) {
-          measuredAccepted++;
-          latencies[nLat++] = b - a;
-          latSum += b - a;
-        }
-      } else {
-        firstFailure ??= `HTTP ${r.status}: ${r.text ?? ''}`;
-      }
-    }
-  };
-  log(
-    `driving ${o.concurrency} concurrent clients over ${o.urls.length} API processes: ${o.warmupSec} s warm-up + ${o.durationSec} s measured`,
-  );
-  process.send?.({ type: 'start' });
-  await Promise.all(Array.from({ length: o.concurrency }, loop));
-  const stop = performance.now();
-  agent.destroy();
-  const sorted = latencies.slice(0, nLat).sort();
-  return {
-    measuredSec: Math.max(0.001, (Math.min(stop, end) - warmEnd) / 1000),
-    measuredAccepted,
-    latencyMs: {
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-      max: nLat ? sorted[nLat - 1]! : 0,
-      mean: nLat ? latSum / nLat : 0,
-    },
-    statuses,
-    firstFailure,
-    accepted,
-    exhausted: next >= bodies.length && stop < end,
-  };
-}
-
-function runDriver(o: DriverOptions, onStart: () => void): Promise<DriverResult> {
-  const child = fork(__filename, ['--driver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((res, rej) => {
-    child.on('message', (m: { type: string; text?: string; result?: DriverResult }) => {
-      if (m.type === 'log') process.stdout.write(`  driver: ${m.text}\n`);
-      else if (m.type === 'start') onStart();
-      else if (m.type === 'result') res(m.result!);
-      else rej(new Error(`driver failed: ${m.text}`));
-    });
-    child.once('exit', (code) => {
-      if (code !== 0) rej(new Error(`driver exited with code ${code}`));
-    });
-    child.send(o);
   });
 }
 
@@ -380,12 +248,15 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
       let machineStart = 0;
       let wallStart = 0;
       const pids = [...procs.map((p) => p.child.pid), rPid];
-      const r = await runDriver({ urls: apiUrls, durationSec, warmupSec, concurrency, keys, entries }, () => {
-        cpuStart = pids.map(cpuSec);
-        pgStart = postgresCpuSec();
-        machineStart = machineCpuSec();
-        wallStart = performance.now();
-      });
+      const r = await forkDriver(
+        { urls: apiUrls, durationSec, warmupSec, concurrency, keys, entries },
+        () => {
+          cpuStart = pids.map(cpuSec);
+          pgStart = postgresCpuSec();
+          machineStart = machineCpuSec();
+          wallStart = performance.now();
+        },
+      );
       const cpuUsed = pids.map((p, i) => cpuSec(p) - (cpuStart[i] ?? 0));
       const pgUsed = postgresCpuSec() - pgStart;
       const wall = (performance.now() - wallStart) / 1000;
@@ -404,7 +275,7 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
       await pg.end();
       const n = Number(row.n);
       const okCount =
-        n === r.accepted &&
+        n === r.totalAccepted &&
         Number(row.d) === n &&
         Number(row.lo) === 0 &&
         Number(row.hi) === n - 1 &&
@@ -431,7 +302,7 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
           `sequencing ${mean('vellum_sequencing_latency_seconds', 1000)} ms`,
         `CPU seconds        ${names.map((nm, i) => `${nm} ${cpuUsed[i]!.toFixed(1)}`).join(', ')}, postgres ${pgUsed.toFixed(1)}; ` +
           `whole machine ${machineUsed.toFixed(1)} in ${wall.toFixed(1)} s (${(machineUsed / wall).toFixed(2)} of ${cpus().length} cores busy)`,
-        `log                ${n} entries, ${row.d} distinct, tree size ${info.treeSize}, accepted ${r.accepted}: ${okCount ? 'OK, no loss, no duplicates' : 'MISMATCH'}`,
+        `log                ${n} entries, ${row.d} distinct, tree size ${info.treeSize}, accepted ${r.totalAccepted}: ${okCount ? 'OK, no loss, no duplicates' : 'MISMATCH'}`,
         `target             >= ${TARGET_RATE}/s: ${okRate ? 'met' : 'NOT met'}; p99 <= ${TARGET_P99_MS} ms: ${okP99 ? 'met' : 'NOT met'}`,
       ];
       if (r.exhausted)
@@ -453,15 +324,4 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
     }
     return code;
   }, USAGE);
-}
-
-// Forked by runDriver: options arrive as the first IPC message, the result leaves as one.
-if (require.main === module && process.argv.includes('--driver') && process.send) {
-  process.once('message', (o: DriverOptions) => {
-    drive(o, (s) => process.send?.({ type: 'log', text: s })).then(
-      (result) => process.send?.({ type: 'result', result }, () => process.exit(0)),
-      (e: unknown) =>
-        process.send?.({ type: 'error', text: String((e as Error)?.stack ?? e) }, () => process.exit(1)),
-    );
-  });
 }

@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { createHash, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
 
@@ -8,7 +9,8 @@ import { Agent, request } from 'node:http';
  */
 
 export interface DriverOptions {
-  readonly url: string;
+  /** API base URLs; entry i goes to urls[i % urls.length] (one for the embedded bench). */
+  readonly urls: readonly string[];
   readonly durationSec: number;
   readonly warmupSec: number;
   readonly concurrency: number;
@@ -72,7 +74,7 @@ export async function drive(
   const generateSec = Number(process.hrtime.bigint() - g0) / 1e9;
   log(`generated ${bodies.length} signed entries with ${opts.keys} keys in ${generateSec.toFixed(1)} s`);
 
-  const target = new URL('/api/v1/log/entries', opts.url);
+  const targets = opts.urls.map((u) => new URL('/api/v1/log/entries', u));
   const agent = new Agent({
     keepAlive: true,
     maxSockets: opts.concurrency,
@@ -94,8 +96,10 @@ export async function drive(
   const end = warmEnd + opts.durationSec * 1000;
   const measuredStart = warmEnd;
 
-  const post = (body: Buffer): Promise<{ status: number; text?: string }> =>
+  const post = (i: number): Promise<{ status: number; text?: string }> =>
     new Promise((resolveP) => {
+      const body = bodies[i]!;
+      const target = targets[i % targets.length]!;
       const req = request(
         {
           agent,
@@ -128,9 +132,8 @@ export async function drive(
       const now = performance.now();
       if (now >= end) return;
       if (next >= bodies.length) return;
-      const body = bodies[next++];
       const t0 = performance.now();
-      const r = await post(body);
+      const r = await post(next++);
       const t1 = performance.now();
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       if (r.status === 201) {
@@ -148,7 +151,9 @@ export async function drive(
   };
 
   log(
-    `driving ${opts.concurrency} concurrent clients: ${opts.warmupSec} s warm-up + ${opts.durationSec} s measured`,
+    `driving ${opts.concurrency} concurrent clients` +
+      (targets.length > 1 ? ` over ${targets.length} API processes` : '') +
+      `: ${opts.warmupSec} s warm-up + ${opts.durationSec} s measured`,
   );
   const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: opts.concurrency }, loop));
@@ -180,7 +185,27 @@ export async function drive(
   };
 }
 
-// Forked by http-bench.ts: options arrive as the first IPC message, the result leaves as one.
+/**
+ * Runs the driver in its own process (so its CPU is not charged to the servers) and relays its
+ * log lines; `onLoadStart` fires when the timed loop begins.
+ */
+export function forkDriver(opts: DriverOptions, onLoadStart: () => void): Promise<DriverResult> {
+  const child = fork(__filename, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((res, rej) => {
+    child.on('message', (m: { type: string; text?: string; result?: DriverResult }) => {
+      if (m.type === 'log') process.stdout.write(`  driver: ${m.text}\n`);
+      else if (m.type === 'start') onLoadStart();
+      else if (m.type === 'result') res(m.result!);
+      else rej(new Error(`driver failed: ${m.text}`));
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) rej(new Error(`driver exited with code ${code}`));
+    });
+    child.send(opts);
+  });
+}
+
+// Forked by forkDriver: options arrive as the first IPC message, the result leaves as one.
 if (require.main === module && process.send) {
   process.once('message', (opts: DriverOptions) => {
     drive(

@@ -1,11 +1,11 @@
-import { ChildProcess, fork, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
-import type { DriverOptions, DriverResult } from './http-bench-driver';
+import { forkDriver } from './http-bench-driver';
 
 const USAGE =
   'vellum bench [--duration S] [--warmup S] [--concurrency N] [--keys N] [--entries N] [--workers N] [--batch-max-size N] [--batch-max-age-ms N] [--profile DIR] [--keep]';
@@ -53,24 +53,6 @@ function startServerProcess(
       clearTimeout(timer);
       rej(new Error(`server exited with code ${code} during startup:\n${out}`));
     });
-  });
-}
-
-function runDriver(opts: DriverOptions, onLoadStart: () => void): Promise<DriverResult> {
-  const child = fork(join(__dirname, 'http-bench-driver.js'), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((res, rej) => {
-    child.on('message', (m: { type: string; text?: string; result?: DriverResult }) => {
-      if (m.type === 'log') process.stdout.write(`  driver: ${m.text}\n`);
-      else if (m.type === 'start') onLoadStart();
-      else if (m.type === 'result') res(m.result!);
-      else rej(new Error(`driver failed: ${m.text}`));
-    });
-    child.once('exit', (code) => {
-      if (code !== 0) rej(new Error(`driver exited with code ${code}`));
-    });
-    child.send(opts);
   });
 }
 
@@ -210,8 +192,8 @@ export function benchCommand(argv: string[]): Promise<number> {
         wall: 0,
         threads: new Map<number, number>(),
       };
-      const r = await runDriver(
-        { url: server.url, durationSec, warmupSec, concurrency, keys, entries },
+      const r = await forkDriver(
+        { urls: [server.url], durationSec, warmupSec, concurrency, keys, entries },
         () => {
           // Sampled when generation ends and the load starts, so only the timed run is counted.
           driverStart.server = processCpuSec(server.child.pid) ?? 0;
