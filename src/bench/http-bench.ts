@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './free-port';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
@@ -12,18 +12,6 @@ const USAGE =
 
 const TARGET_RATE = 3000;
 const TARGET_P99_MS = 300;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function startServerProcess(
   env: NodeJS.ProcessEnv,

@@ -4,25 +4,14 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+export { freePort } from '../../src/bench/free-port';
+import { freePort } from '../../src/bench/free-port';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LogContext, logKeyFromPem } from './verifier';
 
 /** The compiled CLI next to this compiled file: <out>/test/support -> <out>/src/cli/main.js. */
 export const CLI_MAIN = resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export function tempDir(prefix = 'vellum-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

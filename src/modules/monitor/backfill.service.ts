@@ -15,6 +15,7 @@ import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
 import { MonitorStore, type BackfillRecord, type NewAlert } from './monitor-store';
 import { RuleService } from './rule.service';
+import { PollingLoop } from './polling-loop';
 
 /**
  * Backfills: one rule run over past entries, as a resumable job with progress in
@@ -28,9 +29,11 @@ import { RuleService } from './rule.service';
 export class BackfillService {
   private readonly logger = new Logger('MonitorBackfill');
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
-  private running: Promise<void> | undefined;
+  private readonly loop = new PollingLoop(
+    () => this.step(),
+    () => this.config.pollMs,
+    (e) => this.logger.error(`backfill step failed: ${(e as Error)?.message ?? String(e)}`),
+  );
 
   constructor(
     private readonly store: MonitorStore,
@@ -50,40 +53,15 @@ export class BackfillService {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   kick(): void {
-    if (this.stopped || this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.loopOnce().finally(() => (this.running = undefined));
-    }, ms);
-  }
-
-  private async loopOnce(): Promise<void> {
-    let worked = false;
-    try {
-      worked = await this.step();
-    } catch (e) {
-      this.logger.error(`backfill step failed: ${(e as Error).message}`);
-    }
-    this.schedule(worked ? 0 : this.config.pollMs);
+    this.loop.kick();
   }
 
   async create(ruleName: string, fromIndex?: number, toIndex?: number): Promise<BackfillRecord> {

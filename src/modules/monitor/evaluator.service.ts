@@ -16,6 +16,7 @@ import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
 import { MonitorStore, type Cursor, type NewAlert } from './monitor-store';
 import { RuleService } from './rule.service';
+import { PollingLoop } from './polling-loop';
 
 const LAG_EPISODE = 'lag_episode';
 
@@ -46,9 +47,11 @@ export interface TickResult {
 export class EvaluatorService {
   private readonly logger = new Logger('MonitorEvaluator');
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
-  private running: Promise<void> | undefined;
+  private readonly loop = new PollingLoop(
+    async () => (await this.tick()).processed > 0,
+    () => this.config.pollMs,
+    (e) => this.logger.error(`evaluation pass failed: ${(e as Error)?.stack ?? String(e)}`),
+  );
   private inconsistent: string | undefined;
 
   constructor(
@@ -70,34 +73,11 @@ export class EvaluatorService {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.loopOnce().finally(() => (this.running = undefined));
-    }, ms);
-  }
-
-  private async loopOnce(): Promise<void> {
-    let processed = 0;
-    try {
-      processed = (await this.tick()).processed;
-    } catch (e) {
-      this.logger.error(`evaluation pass failed: ${(e as Error).stack ?? String(e)}`);
-    }
-    this.schedule(processed > 0 ? 0 : this.config.pollMs);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Evaluates until the cursor reaches the latest checkpoint (tests and backfill helpers). */
