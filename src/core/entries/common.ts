@@ -241,3 +241,21 @@ export function pae(payloadType: string, payload: Buffer): Buffer {
     payload,
   ]);
 }
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * A `{algorithm, value}` SHA-256 hash object of dsse and intoto bodies. Rekor's schema lets any
+ * string through as the value and stores it; a SHA-256 is 64 hex digits, and nothing longer or
+ * stranger should become permanent log content. Absent is fine: insertion computes its own.
+ */
+export function validateHash(h: JsonObject | undefined, name: string): void {
+  if (h === undefined) return;
+  const alg = field(h, 'algorithm');
+  if (alg === undefined) throw invalidEntry(`${name}.algorithm in body is required`);
+  if (alg !== 'sha256') throw invalidEntry(`${name}.algorithm in body should be one of [sha256]`);
+  const value = field(h, 'value');
+  if (value === undefined) throw invalidEntry(`${name}.value in body is required`);
+  if (!HEX64.test(value as string))
+    throw invalidEntry(`${name}.value in body should match '^[0-9a-fA-F]{64}$'`);
+}

@@ -19,6 +19,7 @@ import {
   sha256Hex,
   specShapeError,
   type JsonObject,
+  validateHash,
 } from './common';
 import type { KindResult, PrepareOptions } from './kind';
 
@@ -31,19 +32,6 @@ const SHAPE = S.object({
 });
 
 const SIGNATURE_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
-const HEX64 = /^[0-9a-fA-F]{64}$/;
-
-function validateHash(h: JsonObject | undefined, name: string): void {
-  if (h === undefined) return;
-  const alg = field(h, 'algorithm');
-  if (alg === undefined) throw invalidEntry(`${name}.algorithm in body is required`);
-  if (alg !== 'sha256') throw invalidEntry(`${name}.algorithm in body should be one of [sha256]`);
-  const value = field(h, 'value');
-  if (value === undefined) throw invalidEntry(`${name}.value in body is required`);
-  // Only a search can carry stored-form hashes; insertion computes them itself.
-  if (!HEX64.test(value as string))
-    throw invalidEntry(`${name}.value in body should match '^[0-9a-fA-F]{64}$'`);
-}
 
 interface ParsedEnvelope {
   readonly payload: string;

@@ -19,6 +19,7 @@ import {
   sha256Hex,
   specShapeError,
   type JsonObject,
+  validateHash,
 } from './common';
 import type { KindResult, PrepareOptions } from './kind';
 
@@ -34,21 +35,6 @@ const SHAPE = S.object({
     payloadHash: HASH,
   }),
 });
-
-const HEX64 = /^[0-9a-fA-F]{64}$/;
-
-function validateHash(h: JsonObject | undefined, name: string): void {
-  if (h === undefined) return;
-  const alg = field(h, 'algorithm');
-  if (alg === undefined) throw invalidEntry(`${name}.algorithm in body is required`);
-  if (alg !== 'sha256') throw invalidEntry(`${name}.algorithm in body should be one of [sha256]`);
-  const value = field(h, 'value');
-  if (value === undefined) throw invalidEntry(`${name}.value in body is required`);
-  // Rekor's schema lets any string through here and stores it; a SHA-256 is 64 hex digits, and
-  // nothing longer or stranger should become permanent log content.
-  if (!HEX64.test(value as string))
-    throw invalidEntry(`${name}.value in body should match '^[0-9a-fA-F]{64}$'`);
-}
 
 function decodeB64(value: unknown, path: string): Buffer {
   if (typeof value !== 'string') return Buffer.alloc(0);
