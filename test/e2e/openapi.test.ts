@@ -28,6 +28,8 @@ test('the committed openapi/openapi.json is what `vellum openapi` generates from
     'getLogProof',
     'getPublicKey',
     'searchIndex',
+    'getCheckpoint',
+    'getTile',
   ]) {
     assert.ok(ops.includes(id), `operation ${id} is documented`);
   }
