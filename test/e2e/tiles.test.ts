@@ -2,64 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashedrekord, newP256Key } from './fixtures';
 import { http, postJson, startTestServer, TestServer } from '../support/server';
+import {
+  encodeIndex,
+  fetchEntries,
+  getRaw,
+  IMMUTABLE_CACHE,
+  PARTIAL_CACHE,
+  parseBundle,
+  rootFromBundles,
+} from '../support/tile-client';
 import { leafHashOf, merkleRoot, nodeHashOf, verifyCheckpointNote } from '../support/verifier';
-
-/*
- * A tile client written from C2SP tlog-tiles, independent of the server's code: index encoding,
- * entry-bundle parsing and the root rebuilt from bundles with the slow reference Merkle tree.
- */
-
-/** C2SP tlog-tiles "N": 3-digit groups, all but the last prefixed with "x". */
-function encodeIndex(n: number): string {
-  let s = String(n);
-  while (s.length % 3 !== 0) s = '0' + s;
-  const groups = s.match(/.{3}/g)!;
-  return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
-}
-
-function parseBundle(b: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let off = 0;
-  while (off < b.length) {
-    assert.ok(off + 2 <= b.length, 'bundle truncated in a length prefix');
-    const len = b.readUInt16BE(off);
-    assert.ok(off + 2 + len <= b.length, 'bundle truncated inside an entry');
-    out.push(b.subarray(off + 2, off + 2 + len));
-    off += 2 + len;
-  }
-  return out;
-}
-
-interface Raw {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Buffer;
-}
-
-async function getRaw(url: string): Promise<Raw> {
-  const res = await fetch(url);
-  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-}
-
-/** Every entry of a tree of `size`, from its entry bundles (full ones, then the partial edge). */
-async function fetchEntries(base: string, size: number): Promise<Buffer[]> {
-  const entries: Buffer[] = [];
-  for (let n = 0; n * 256 < size; n++) {
-    const width = Math.min(256, size - n * 256);
-    const path = `/tile/entries/${encodeIndex(n)}${width < 256 ? `.p/${width}` : ''}`;
-    const r = await getRaw(base + path);
-    assert.equal(r.status, 200, path);
-    assert.equal(r.headers.get('content-type'), 'application/octet-stream');
-    assert.equal(
-      r.headers.get('cache-control'),
-      width === 256 ? 'public, max-age=31536000, immutable' : 'public, max-age=5',
-    );
-    const bundle = parseBundle(r.body);
-    assert.equal(bundle.length, width, `${path} holds ${width} entries`);
-    entries.push(...bundle);
-  }
-  return entries;
-}
 
 describe('C2SP tile read API', () => {
   let server: TestServer;
@@ -113,11 +65,11 @@ describe('C2SP tile read API', () => {
     // Hash tiles: level 0 is the leaf hashes, level 1 the roots of full level-0 tiles.
     const full0 = await getRaw(url('/tile/0/000'));
     assert.equal(full0.status, 200);
-    assert.equal(full0.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(full0.headers.get('cache-control'), IMMUTABLE_CACHE);
     assert.ok(full0.body.equals(Buffer.concat(leaves.slice(0, 256))));
     const part0 = await getRaw(url(`/tile/0/001.p/${SIZE - 256}`));
     assert.equal(part0.status, 200);
-    assert.equal(part0.headers.get('cache-control'), 'public, max-age=5');
+    assert.equal(part0.headers.get('cache-control'), PARTIAL_CACHE);
     assert.ok(part0.body.equals(Buffer.concat(leaves.slice(256))));
     const part1 = await getRaw(url('/tile/1/000.p/1'));
     assert.equal(part1.status, 200);
@@ -188,5 +140,35 @@ describe('C2SP tile read API', () => {
     assert.equal(r.status, 405);
     const afterCp = await http(url('/checkpoint'));
     assert.equal(afterCp.text, before.text);
+  });
+
+  test('as the log grows, old partial tiles keep their bytes; after a restart the tiles still rebuild the root', async () => {
+    const oldPart = await getRaw(url(`/tile/0/001.p/${SIZE - 256}`));
+    const oldBundle = await getRaw(url(`/tile/entries/001.p/${SIZE - 256}`));
+    const key = newP256Key();
+    const more = Array.from({ length: 250 }, () => hashedrekord(key));
+    const replies = await Promise.all(more.map((f) => postJson(url('/api/v1/log/entries'), f.proposed)));
+    for (const r of replies) assert.equal(r.status, 201, r.text);
+    const grown = SIZE + more.length; // 550: two full tiles and a partial of 38
+
+    assert.ok((await getRaw(url(`/tile/0/001.p/${SIZE - 256}`))).body.equals(oldPart.body));
+    assert.ok((await getRaw(url(`/tile/entries/001.p/${SIZE - 256}`))).body.equals(oldBundle.body));
+    const nowFull = await getRaw(url('/tile/entries/001'));
+    assert.equal(nowFull.status, 200, 'a tile that filled up is served in full');
+    assert.equal(nowFull.headers.get('cache-control'), IMMUTABLE_CACHE);
+
+    // Same port: LOG_HOSTNAME (the checkpoint's signer name) defaults to it.
+    const { dataDir, port } = server;
+    await server.stop();
+    server = await startTestServer({ dataDir, port });
+    const note = await http(url('/checkpoint'));
+    const cp = verifyCheckpointNote(note.text, server.ctx.key, server.ctx.hostname);
+    assert.equal(cp.size, grown);
+    const { entries, root } = await rootFromBundles(server.url, cp.size);
+    assert.ok(root.equals(cp.rootHash), 'root from entry bundles after the restart');
+    assert.equal(root.toString('hex'), (await http(url('/api/v1/log'))).json.rootHash);
+    const encoded = new Set(entries.map((e) => e.toString('hex')));
+    for (const f of more) assert.ok(encoded.has(f.canonical.toString('hex')));
+    assert.equal((await http(url(`/tile/entries/${encodeIndex(2)}.p/${grown - 512 + 1}`))).status, 404);
   });
 });
