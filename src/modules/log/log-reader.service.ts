@@ -12,6 +12,7 @@ import {
   entryFromRow,
   latestCheckpoint,
   searchIndex,
+  entryBodiesInRange,
 } from '../storage/log-queries';
 import type { SignedCheckpoint, StoredEntry } from './log.types';
 
@@ -43,6 +44,11 @@ export class LogReader {
   /** A read of committed data (for lookups the methods here do not cover). */
   readQuery<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     return this.db.read<T>(sql, params);
+  }
+
+  /** Committed canonical bodies of entries first.., stopping at the first gap. */
+  entryBodies(first: number, count: number): Promise<Buffer[]> {
+    return entryBodiesInRange(this.q, first, count);
   }
 
   /** The largest checkpoint committed (size 0 after first boot). UNAVAILABLE before any. */

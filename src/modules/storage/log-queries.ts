@@ -43,6 +43,23 @@ export async function maxEntryIndex(q: QueryFn): Promise<number> {
   return m === null || m === undefined ? -1 : num(m);
 }
 
+/**
+ * The canonical bodies of entries first .. first+count-1 in index order, stopping at the first gap
+ * (so a short result means the range is not all stored).
+ */
+export async function entryBodiesInRange(q: QueryFn, first: number, count: number): Promise<Buffer[]> {
+  const rows = await q('SELECT idx, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', [
+    first,
+    first + count,
+  ]);
+  const bodies: Buffer[] = [];
+  for (const r of rows) {
+    if (num(r.idx) !== first + bodies.length) break;
+    bodies.push(bytes(r.body));
+  }
+  return bodies;
+}
+
 /** Stored index of each given leaf hash that is already in the log, keyed by lowercase hex. */
 export async function findStoredLeaves(
   q: QueryFn,

@@ -4,7 +4,6 @@ import { encodeEntryBundle, parseTilePath, TILE_WIDTH, tileWidthAt } from '../..
 import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint } from '../log/log.types';
 import { LruCache } from '../storage/lru';
-import { bytes, num } from '../storage/sql';
 
 /** One C2SP tlog-tiles resource, ready to send. */
 export interface TileResource {
@@ -70,15 +69,7 @@ export class TileReader {
       if (hit !== undefined) return hit;
     }
     const first = index * TILE_WIDTH;
-    const rows = await this.log.readQuery<{ idx: unknown; body: unknown }>(
-      'SELECT idx, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
-      [first, first + width],
-    );
-    const bodies: Buffer[] = [];
-    for (const r of rows) {
-      if (num(r.idx) !== first + bodies.length) break;
-      bodies.push(bytes(r.body));
-    }
+    const bodies = await this.log.entryBodies(first, width);
     if (bodies.length !== width) {
       throw new VellumError('INCONSISTENT_LOG', `stored entries missing for entry bundle ${index}`);
     }
