@@ -1,5 +1,5 @@
 /**
- * Identity rules (monitoring.md §4.2): parsing, validation, normalisation and lint.
+ * Identity rules (docs/monitoring.md, "Rules"): parsing, validation, normalisation and lint.
  *
  * ```yaml
  * apiVersion: monitor.vellum/v1
