@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { RE2JS } from 're2js';
 import { isVellumError } from '../../src/core/errors';
 import { compileGlob, compileRegex, unescapedHostDots } from '../../src/core/monitor/regex';
 
@@ -75,45 +76,72 @@ describe('compileRegex: full-match semantics', () => {
   });
 });
 
-describe('compileRegex: RE2 subset only', () => {
-  it('rejects backreferences', () => {
+describe('compileRegex: RE2 syntax and rejections', () => {
+  it('rejects backreferences with a reason', () => {
     rejects('(a)\\1', /backreferences/);
     rejects('(?<n>a)\\k<n>', /backreferences/);
   });
-  it('rejects lookaround', () => {
+  it('rejects lookaround with a reason', () => {
     rejects('a(?=b)', /lookahead/);
     rejects('a(?!b)', /lookahead/);
     rejects('(?<=a)b', /lookbehind/);
     rejects('(?<!a)b', /lookbehind/);
   });
-  it('rejects other non-RE2 or ambiguous constructs with a reason and offset', () => {
-    rejects('(?i)abc', /inline flags/);
-    rejects('(?>a)', /atomic/);
-    rejects('a**', /repeated or possessive/);
-    rejects('a*+', /repeated or possessive/);
-    rejects('a{1001}', /above 1000/);
-    rejects('a{3,2}', /max below min/);
-    rejects('*a', /nothing repeatable/);
-    rejects('^*', /nothing repeatable/);
-    rejects('a{', /escaped/);
-    rejects('a}', /escaped/);
-    rejects(']', /escaped/);
-    rejects('[]a]', /ambiguous/);
-    rejects('[[:alpha:]]', /POSIX/);
+  it('lookaround and backreference lookalikes inside classes and \\Q…\\E are literal', () => {
+    assert.equal(compileRegex('[(?=]+').test('(?='), true);
+    assert.equal(compileRegex('\\Q(?=\\1\\E').test('(?=\\1'), true);
+  });
+  it('rejects what RE2 rejects, with a reason and offset', () => {
+    rejects('(?>a)', /Perl syntax/);
+    rejects('a**', /nested repetition/);
+    rejects('a*+', /nested repetition/);
+    rejects('a{1001}', /repeat count/);
+    rejects('a{3,2}', /repeat count/);
+    rejects('*a', /missing argument/);
     rejects('[z-a]', /range/);
-    rejects('\\p{L}', /Unicode classes/);
-    rejects('\\u0041', /RE2 syntax/);
-    rejects('\\0', /octal/);
-    rejects('\\A', /unsupported escape/);
-    rejects('(a', /missing '\)'/);
-    rejects('a)', /unmatched/);
-    rejects('(?P<n>a)', /named groups/);
+    rejects('\\u0041', /escape/);
+    rejects('(a', /missing closing \)/);
+    rejects('a)', /unexpected \)/);
+    rejects('a)|(b', /unexpected \)/);
     rejects('x'.repeat(3000), /longer than/);
-    rejects('(((a{1000}){1000}){1000})', /too large/);
+    rejects('(((a{1000}){1000}){1000})', /repeat count/);
+    rejects('(?:abcdefghij){1000}', /too large/);
+    assert.equal(compileRegex('(?:abcdefghi){1000}').test('abcdefghi'.repeat(1000)), true);
     assert.throws(
       () => compileRegex('ab(?=c)'),
       (e) => isVellumError(e) && /offset 2/.test(e.message),
     );
+    assert.throws(
+      () => compileRegex('abc\\8'),
+      (e) => isVellumError(e) && /offset 3/.test(e.message),
+    );
+  });
+
+  it('accepts RE2 syntax beyond a minimal subset', () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['(?P<org>[a-z]+)/(?<repo>[a-z]+)', 'org/repo', true],
+      ['\\pL+', 'Zürich', true],
+      ['\\pL+', 'a1', false],
+      ['\\p{Greek}+', 'αβγ', true],
+      ['\\p{Greek}+', 'abc', false],
+      ['\\PL', '1', true],
+      ['[[:alpha:]]+', 'abc', true],
+      ['[[:digit:]]{3}', '123', true],
+      ['(?i)GitHub', 'github', true],
+      ['(?i:a)b', 'Ab', true],
+      ['(?i:a)b', 'AB', false],
+      ['(?s:.)', '\n', true],
+      ['a{0,1000}', 'a'.repeat(1000), true],
+      ['a{0,1000}', 'a'.repeat(1001), false],
+      ['a{,2}', 'a{,2}', true],
+      ['\\Qa.b\\E', 'a.b', true],
+      ['\\Qa.b\\E', 'axb', false],
+      ['\\Aab\\z', 'ab', true],
+      ['\\x{1F600}', '😀', true],
+      ['\\101', 'A', true],
+    ];
+    for (const [re, s, want] of cases)
+      assert.equal(compileRegex(re).test(s), want, `${re} on ${JSON.stringify(s)}`);
   });
 
   it('matches in linear time where a backtracking engine explodes', () => {
@@ -147,6 +175,46 @@ describe('compileRegex: RE2 subset only', () => {
         const mine = compileRegex(p);
         const js = new RegExp(`^(?:${p})$`, 'u');
         for (const s of inputs) if (mine.test(s) !== js.test(s)) return false;
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('is whole-string: p matches s iff re2js ^(?:p)$ finds a match in s', () => {
+    const atom = fc.constantFrom(
+      'a',
+      'b',
+      '.',
+      '\\pL',
+      '[ab]',
+      '[^a]',
+      '\\d',
+      '^',
+      '$',
+      '\\b',
+      '(?i:A)',
+      '(?s:.)',
+    );
+    const pattern: fc.Arbitrary<string> = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        atom,
+        fc.tuple(tie('node'), tie('node')).map(([x, y]) => `${x}${y}`),
+        fc.tuple(tie('node'), tie('node')).map(([x, y]) => `${x}|${y}`),
+        fc.tuple(tie('node'), tie('node')).map(([x, y]) => `(${x}|${y})`),
+        fc
+          .tuple(tie('node'), fc.constantFrom('*', '+', '?', '{0,2}', '{2}', '{1,}', '*?'))
+          .map(([x, q]) => `(?:${x})${q}`),
+      ),
+    })).node as fc.Arbitrary<string>;
+    const input = fc
+      .array(fc.constantFrom('a', 'b', 'A', 'é', '1', ' ', '\n'), { maxLength: 8 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(pattern, fc.array(input, { minLength: 1, maxLength: 5 }), (p, inputs) => {
+        const mine = compileRegex(p);
+        const reference = RE2JS.compile(`^(?:${p})$`);
+        for (const s of inputs) if (mine.test(s) !== reference.matcher(s).find()) return false;
         return true;
       }),
       { numRuns: 300 },

@@ -6,7 +6,7 @@
  * `input` is the parsed JSON request body, i.e. anything an attacker can write. The contract is
  * that only VellumError ever escapes: SCHEMA_VIOLATION (422) for a malformed ProposedEntry
  * envelope, UNSUPPORTED_KIND (422) for a kind Rekor does not define, UNSUPPORTED_VERSION,
- * INVALID_ENTRY and INVALID_SIGNATURE (400) with Rekor's messages (rekor-v1-api.md §6) for
+ * INVALID_ENTRY and INVALID_SIGNATURE (400) with the Rekor v1 server's messages for
  * everything inside `spec`. INTERNAL is reserved for bugs and is never expected.
  *
  * The body is rebuilt from validated fields only and serialized with RFC 8785 JCS, so whitespace,

@@ -6,6 +6,6 @@ export interface PreparedEntry {
   readonly body: Buffer;
   /** SHA-256(0x00 || body). */
   readonly leafHash: Buffer;
-  /** Search-index keys, lowercased (rekor-v1-api.md §2.8). */
+  /** Search-index keys, lowercased (Rekor v1 OpenAPI `SearchIndex`). */
   readonly indexKeys: readonly string[];
 }

@@ -1,6 +1,6 @@
 /**
  * RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2 (consistency) verification, with the edge-case rules
- * of transparency-dev/merkle that the shared vectors encode (vectors/README.md §1).
+ * of transparency-dev/merkle, whose test vectors encode them.
  *
  * fn/sn are the node positions of the leaf (or old tree edge) and of the last leaf as the walk
  * climbs. They can exceed 2^31, so "right-shift" is Math.floor(x / 2) and "LSB set" is x % 2 === 1.

@@ -1,5 +1,5 @@
 /**
- * Webhook delivery policy (monitoring.md §4.4): retry schedule with jitter, response
+ * Webhook delivery policy (docs/monitoring.md, "Webhooks"): retry schedule with jitter, response
  * classification. Pure: time and randomness come in as arguments.
  */
 import { VellumError } from '../errors';
@@ -25,7 +25,7 @@ export const RETRY_SCHEDULE_MS: readonly number[] = [
   24 * H,
 ];
 export const MAX_DELIVERY_ATTEMPTS = RETRY_SCHEDULE_MS.length;
-/** Suggested HTTP request timeout for one attempt (§4.4: 15–30 s). */
+/** Suggested HTTP request timeout for one attempt (15–30 s is the usual receiver-side budget). */
 export const DELIVERY_TIMEOUT_MS = 20 * S;
 
 export interface RetryOptions {

@@ -1,5 +1,5 @@
 /**
- * Rule evaluation (monitoring.md §4.2): which rules an entry's identity concerns and what to emit.
+ * Rule evaluation (docs/monitoring.md, "Scope and expect"): which rules an entry's identity concerns and what to emit.
  *
  * Matching is three-valued so that parsing stays fail-safe: a condition is `yes`, `no`, or
  * `unknown` (the field exists but could not be decoded: a malformed extension or SAN, a truncated

@@ -1,5 +1,5 @@
 /**
- * Monitor events (monitoring.md §4.4): stable ids, Standard Webhooks payloads `{type, timestamp,
+ * Monitor events (docs/monitoring.md, "Alerts"): stable ids, Standard Webhooks payloads `{type, timestamp,
  * data}`, and alert text. Payload values are raw (JSON-escaped by serialisation); only the
  * `summary` text is escaped for display.
  */

@@ -1,5 +1,5 @@
 /**
- * Identity extraction for monitoring (monitoring.md §3, §4.1): from a canonical entry body, every
+ * Identity extraction for monitoring (docs/monitoring.md, "Fields"): from a canonical entry body, every
  * signer's certificate identity (SANs, Fulcio extensions, issuer) or bare-key fingerprint.
  *
  * Entry fields are hostile. Parsing is fail-safe: anything that cannot be decoded is reported as a

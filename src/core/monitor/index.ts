@@ -1,5 +1,5 @@
 /**
- * Vellum's pure monitoring core (monitoring.md): identity extraction, rules, evaluation, events,
+ * Vellum's pure monitoring core (docs/monitoring.md): identity extraction, rules, evaluation, events,
  * Standard Webhooks signing, delivery policy and the SSRF guard. No I/O, no clock, no randomness
  * of its own: the Nest monitor module wires these to storage, the outbox and HTTP.
  */

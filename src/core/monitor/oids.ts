@@ -1,5 +1,5 @@
 /**
- * Fulcio certificate identity fields (monitoring.md §3). All live under Sigstore's PEN
+ * Fulcio certificate identity fields (Fulcio's OID information document). All live under Sigstore's PEN
  * 1.3.6.1.4.1.57264; `.1.*` is Fulcio's arc. Encodings: `.1.1`–`.1.6` raw bytes, `.1.7` an
  * OtherName SAN, `.1.8` and up a DER UTF8String. Names are rekor-monitor's keys.
  */

@@ -1,5 +1,5 @@
 /**
- * Identity rules (monitoring.md §4.2): parsing, validation, normalisation and lint.
+ * Identity rules (docs/monitoring.md, "Rules"): parsing, validation, normalisation and lint.
  *
  * ```yaml
  * apiVersion: monitor.vellum/v1
@@ -20,7 +20,7 @@
  * `extensions:`, by rekor-monitor name (`runner-environment`) or dotted OID
  * (`"1.3.6.1.4.1.57264.1.23"`). A condition is a bare value (= `equals`), `<field>RegExp: expr`
  * (= `regex`), or an object of operators `equals | in | prefix | glob | regex` (several are ANDed).
- * Every regex and glob is a FULL match, RE2 syntax, run in linear time (see regex.ts).
+ * Every regex and glob is a FULL match, RE2 syntax, run in linear time (re2js; see regex.ts).
  *
  * YAML is read with the failsafe schema: every scalar is a string, so `0123` stays `"0123"`.
  */

@@ -1,5 +1,5 @@
 /**
- * SSRF guard for webhook destinations (monitoring.md §4.4). The caller resolves the host name
+ * SSRF guard for webhook destinations (docs/monitoring.md, "SSRF policy"). The caller resolves the host name
  * (pinning the connection to the checked addresses) and asks whether any address is internal.
  * Fail closed: unparsable addresses, unresolved names and non-HTTP(S) URLs are forbidden.
  */

@@ -1,6 +1,6 @@
 /**
  * Standard Webhooks (v1.0.0) symmetric signatures, as used by Vellum's webhook delivery
- * (monitoring.md §4.4). Headers: `webhook-id`, `webhook-timestamp` (Unix seconds),
+ * (docs/monitoring.md, "Webhooks"). Headers: `webhook-id`, `webhook-timestamp` (Unix seconds),
  * `webhook-signature`. Signed content: `<id>.<timestamp>.<exact body bytes>`; signature
  * `v1,<base64 HMAC-SHA256>` keyed with the bytes of a `whsec_<base64>` secret. Several
  * space-separated signatures may be sent (secret rotation); a receiver accepts any valid one.

@@ -1,5 +1,5 @@
 /**
- * C2SP tlog-tiles arithmetic, paths and entry bundles (spec/c2sp-formats.md §4).
+ * C2SP tlog-tiles arithmetic, paths and entry bundles (C2SP tlog-tiles).
  *
  * Indices and sizes go up to 2^53, so everything here uses division and multiplication: a 32-bit
  * shift or mask would silently wrap above 2^31.

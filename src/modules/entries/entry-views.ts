@@ -5,7 +5,7 @@ import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../signer/log-identity';
 
-/** The value under the EntryID key of a Rekor v1 `LogEntry` (rekor-v1-api.md §2.10). */
+/** The value under the EntryID key of a Rekor v1 `LogEntry` (Rekor v1 OpenAPI). */
 export interface LogEntryValue {
   body: string;
   integratedTime: number;

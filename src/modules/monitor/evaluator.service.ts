@@ -29,7 +29,7 @@ export interface TickResult {
 }
 
 /**
- * The server-side monitor (monitoring.md §4.3): evaluates the rules on every committed entry, in
+ * The server-side monitor (docs/monitoring.md): evaluates the rules on every committed entry, in
  * log order, from a cursor stored in the database.
  *
  * Only committed data is read: entries below the latest checkpoint's size (the sequencer stores

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, int, type Env, type VellumConfig } from '../config/config';
 
 /**
- * The monitor's own configuration (monitoring.md §4), read once at boot from the environment,
+ * The monitor's own configuration (docs/monitoring.md, "Configuration"), read once at boot from the environment,
  * validated and frozen like VellumConfig. A bad value stops the boot with a ConfigError naming
  * the variable.
  */

@@ -73,7 +73,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 /**
- * Identity monitoring inside Vellum (monitoring.md §4): rules (file + admin API), the evaluator
+ * Identity monitoring inside Vellum (docs/monitoring.md): rules (file + admin API), the evaluator
  * over committed entries, alerts with evidence, expectations, backfills and webhook delivery from
  * a durable outbox. Needs StorageModule and ConfigModule; the admin API is under /v1/monitor.
  * Override MONITOR_CONFIG / MONITOR_OPTIONS in tests.

@@ -1,5 +1,5 @@
 /**
- * The independent monitor (monitoring.md §4.3 "by tailing", §4.6): tails any Rekor v1 log over
+ * The independent monitor (docs/monitoring.md, "The tailer CLI"): tails any Rekor v1 log over
  * its public API and trusts nothing but the log's public key.
  *
  * One pass:

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The monitor's tables (monitoring.md §4). Same schema on SQLite and PostgreSQL; times are Unix
+ * The monitor's tables (docs/monitoring.md). Same schema on SQLite and PostgreSQL; times are Unix
  * milliseconds, booleans INTEGER 0/1, JSON documents TEXT.
  *
  * - monitor_rules: identity rules (normalised JSON document), from the admin API (`api`) or the

@@ -5,7 +5,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * (BLOB/BYTEA, INTEGER/BIGINT for 64-bit values). Indices, sizes and times are 64-bit integers.
  *
  * - entries: one row per leaf, `idx` = leaf index; `leaf_hash` UNIQUE backs the duplicate rule.
- * - index_keys: search keys (rekor-v1-api.md §2.8) -> leaf index; PK (key, leaf_idx) serves lookups.
+ * - index_keys: search keys (the Rekor v1 OpenAPI `SearchIndex`) -> leaf index; PK (key, leaf_idx) serves lookups.
  * - tiles: the newest version of every hash tile (width < 256 while it is the right edge);
  *   `nodes` is the core's opaque tile encoding.
  * - checkpoints: every checkpoint signed, by size; the largest is the log's current state.
