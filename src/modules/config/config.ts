@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError, parseEnv, type Env } from './config-schema';
 
 /**
  * Vellum's configuration: read once at boot from the environment, validated, frozen.
@@ -54,40 +54,7 @@ export interface VellumConfig {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
-
-/** The environment as read at boot. */
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** A whole-number variable in [min, max], `def` when unset; ConfigError naming it otherwise. */
-export function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^[0-9]+$/.test(raw.trim()))
-    throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
-  const v = Number(raw.trim());
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
-  }
-  return v;
-}
-
-function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readonly T[]): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
-  }
-  return raw as T;
-}
+export { ConfigError, type Env } from './config-schema';
 
 /** The default checkpoint signer name: what a local client will put in its URL. */
 function defaultHostname(host: string, port: number): string {
@@ -96,58 +63,40 @@ function defaultHostname(host: string, port: number): string {
 }
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): VellumConfig {
-  const port = int(env, 'PORT', 3000, 0, 65535);
-  const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
-  const dataDirRaw = env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data';
-  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+  // Every variable (the monitor's too) is validated here, so any bad value stops the boot before
+  // Nest starts.
+  const e = parseEnv(env);
+  const port = e.PORT;
+  const host = e.HOST ?? '127.0.0.1';
+  const dataDir = resolvePath(e.DATA_DIR ?? './data', cwd);
 
   let database: VellumConfig['database'];
-  const dbUrl = env.DATABASE_URL;
-  if (dbUrl === undefined || dbUrl === '') {
+  if (e.DATABASE_URL === undefined) {
     database = { type: 'sqlite', path: join(dataDir, 'vellum.db') };
-  } else if (/^postgres(ql)?:\/\//.test(dbUrl)) {
-    try {
-      new URL(dbUrl);
-    } catch {
-      throw new ConfigError('DATABASE_URL', 'is not a valid URL');
-    }
-    database = { type: 'postgres', url: dbUrl };
-  } else if (dbUrl.startsWith('sqlite:')) {
-    const p = dbUrl.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (p === '') throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path');
-    database = { type: 'sqlite', path: isAbsolute(p) ? p : resolve(cwd, p) };
+  } else if (e.DATABASE_URL.startsWith('sqlite:')) {
+    database = {
+      type: 'sqlite',
+      path: resolvePath(e.DATABASE_URL.slice('sqlite:'.length).replace(/^\/\//, ''), cwd),
+    };
   } else {
-    throw new ConfigError('DATABASE_URL', 'must start with postgres://, postgresql:// or sqlite:');
+    database = { type: 'postgres', url: e.DATABASE_URL };
   }
 
-  const keyRaw = env.SIGNING_KEY_PATH;
-  const signingKeyExplicit = keyRaw !== undefined && keyRaw !== '';
-  const signingKeyPath = signingKeyExplicit
-    ? isAbsolute(keyRaw)
-      ? keyRaw
-      : resolve(cwd, keyRaw)
-    : join(dataDir, 'signing-key.pem');
+  const signingKeyExplicit = e.SIGNING_KEY_PATH !== undefined;
+  const signingKeyPath =
+    e.SIGNING_KEY_PATH !== undefined
+      ? resolvePath(e.SIGNING_KEY_PATH, cwd)
+      : join(dataDir, 'signing-key.pem');
 
-  const logHostname =
-    env.LOG_HOSTNAME && env.LOG_HOSTNAME !== '' ? env.LOG_HOSTNAME : defaultHostname(host, port);
-  // The name goes on a signature line `— <name> <sig>` and is matched by clients against their URL.
+  const logHostname = e.LOG_HOSTNAME ?? defaultHostname(host, port);
+  // The name goes on a signature line `— <name> <sig>` and is matched by clients against their URL;
+  // checked after the default is filled in, since HOST feeds it.
   if (!/^[^\s+]+$/.test(logHostname)) {
     throw new ConfigError('LOG_HOSTNAME', 'must be non-empty with no spaces and no "+"');
   }
 
-  const redisUrl = env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : undefined;
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-  }
-
-  const redisPrefix = env.REDIS_PREFIX && env.REDIS_PREFIX !== '' ? env.REDIS_PREFIX : 'vellum';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');
-  }
-  const pubRaw = env.PUBLIC_KEY_PATH;
-  const publicKeyPath =
-    pubRaw === undefined || pubRaw === '' ? undefined : isAbsolute(pubRaw) ? pubRaw : resolve(cwd, pubRaw);
-  const role = oneOf(env, 'ROLE', 'all', ['all', 'api', 'sequencer', 'monitor'] as const);
+  const redisUrl = e.REDIS_URL;
+  const role = e.ROLE;
   // Split roles are separate processes sharing the log: they need a database every process can
   // reach (PostgreSQL), and API and sequencer processes talk through Redis.
   if (role !== 'all' && database.type !== 'postgres') {
@@ -171,21 +120,25 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     signingKeyPath,
     signingKeyExplicit,
     logHostname,
-    batchMaxSize: int(env, 'BATCH_MAX_SIZE', 1024, 1, 100_000),
-    batchMaxAgeMs: int(env, 'BATCH_MAX_AGE_MS', 50, 1, 60_000),
-    maxEntryBytes: int(env, 'MAX_ENTRY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxPending: int(env, 'MAX_PENDING', 20_000, 1, 10_000_000),
-    verifyWorkers: int(env, 'VERIFY_WORKERS', Math.max(1, availableParallelism()), 0, 256),
+    batchMaxSize: e.BATCH_MAX_SIZE,
+    batchMaxAgeMs: e.BATCH_MAX_AGE_MS,
+    maxEntryBytes: e.MAX_ENTRY_BYTES,
+    maxPending: e.MAX_PENDING,
+    verifyWorkers: e.VERIFY_WORKERS,
     redisUrl,
-    redisPrefix,
+    redisPrefix: e.REDIS_PREFIX ?? 'vellum',
     role,
-    publicKeyPath,
-    leaseTtlMs: int(env, 'SEQUENCER_LEASE_TTL_MS', 5000, 500, 600_000),
-    submitTimeoutMs: int(env, 'SUBMIT_TIMEOUT_MS', 30_000, 100, 600_000),
-    submitSweepAfterMs: int(env, 'SUBMIT_SWEEP_AFTER_MS', 2_000, 100, 600_000),
-    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['error', 'warn', 'info', 'debug'] as const),
+    publicKeyPath: e.PUBLIC_KEY_PATH === undefined ? undefined : resolvePath(e.PUBLIC_KEY_PATH, cwd),
+    leaseTtlMs: e.SEQUENCER_LEASE_TTL_MS,
+    submitTimeoutMs: e.SUBMIT_TIMEOUT_MS,
+    submitSweepAfterMs: e.SUBMIT_SWEEP_AFTER_MS,
+    logLevel: e.LOG_LEVEL,
   };
   return Object.freeze(cfg);
+}
+
+export function resolvePath(p: string, cwd: string): string {
+  return isAbsolute(p) ? p : resolve(cwd, p);
 }
 
 /** Nest injection token for the frozen VellumConfig. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DelayedError, type Job } from 'bullmq';
 import { randomInt } from 'node:crypto';
@@ -141,7 +142,7 @@ export class DeliveryService {
     await q?.close();
     while (this.running || this.inFlight.size > 0) {
       await Promise.allSettled([...this.inFlight]);
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   }
 

@@ -1,10 +1,10 @@
-import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, int, type Env, type VellumConfig } from '../config/config';
+import { resolvePath, type Env, type VellumConfig } from '../config/config';
+import { parseEnv } from '../config/config-schema';
 
 /**
- * The monitor's own configuration (docs/monitoring.md, "Configuration"), read once at boot from the environment,
- * validated and frozen like VellumConfig. A bad value stops the boot with a ConfigError naming
- * the variable.
+ * The monitor's own configuration (docs/monitoring.md, "Configuration"), read once at boot from
+ * the environment, validated by the one schema in config-schema.ts and frozen like VellumConfig.
+ * A bad value stops the boot with a ConfigError naming the variable.
  */
 export interface MonitorConfig {
   /** MONITOR_RULES_PATH: YAML rules file, reloaded on change (fs.watch + periodic stat). */
@@ -51,60 +51,30 @@ export interface MonitorConfig {
   readonly workersEnabled: boolean;
 }
 
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no') return false;
-  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
-}
-
-export const ADMIN_TOKEN_MIN_LENGTH = 16;
+export { ADMIN_TOKEN_MIN_LENGTH } from '../config/config-schema';
 
 export function loadMonitorConfig(
   env: Env = process.env,
   role: VellumConfig['role'] = 'all',
   cwd: string = process.cwd(),
 ): MonitorConfig {
-  const rulesRaw = env.MONITOR_RULES_PATH;
-  const rulesPath =
-    rulesRaw === undefined || rulesRaw === ''
-      ? undefined
-      : isAbsolute(rulesRaw)
-        ? rulesRaw
-        : resolve(cwd, rulesRaw);
-  const tokenRaw = env.ADMIN_TOKEN;
-  const adminToken = tokenRaw === undefined || tokenRaw === '' ? undefined : tokenRaw;
-  if (adminToken !== undefined) {
-    if (adminToken.length < ADMIN_TOKEN_MIN_LENGTH)
-      throw new ConfigError('ADMIN_TOKEN', `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`);
-    if (!/^[\x21-\x7e]+$/.test(adminToken))
-      throw new ConfigError('ADMIN_TOKEN', 'must be printable ASCII without spaces');
-  }
-  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : env.REDIS_URL;
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
-    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-  const redisPrefix = env.REDIS_PREFIX === undefined || env.REDIS_PREFIX === '' ? 'vellum' : env.REDIS_PREFIX;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix))
-    throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');
-  const enabled = bool(env, 'MONITOR_ENABLED', true);
+  const e = parseEnv(env);
   const cfg: MonitorConfig = {
-    rulesPath,
-    rulesReloadMs: int(env, 'MONITOR_RULES_RELOAD_MS', 2000, 50, 3_600_000),
-    adminToken,
-    webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
-    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 20_000, 100, 120_000),
-    webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', 8, 1, 256),
-    webhookPollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
-    redisUrl,
-    redisPrefix,
-    webhookSweepMs: int(env, 'WEBHOOK_SWEEP_MS', 5000, 10, 600_000),
-    pollMs: int(env, 'MONITOR_POLL_MS', 500, 10, 600_000),
-    batchSize: int(env, 'MONITOR_BATCH_SIZE', 500, 1, 100_000),
-    lagEntries: int(env, 'MONITOR_LAG_ENTRIES', 100_000, 1, Number.MAX_SAFE_INTEGER),
-    lagSeconds: int(env, 'MONITOR_LAG_SECONDS', 600, 1, 31_536_000),
-    workersEnabled: enabled && (role === 'all' || role === 'monitor'),
+    rulesPath: e.MONITOR_RULES_PATH === undefined ? undefined : resolvePath(e.MONITOR_RULES_PATH, cwd),
+    rulesReloadMs: e.MONITOR_RULES_RELOAD_MS,
+    adminToken: e.ADMIN_TOKEN,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    webhookConcurrency: e.WEBHOOK_CONCURRENCY,
+    webhookPollMs: e.WEBHOOK_POLL_MS,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX ?? 'vellum',
+    webhookSweepMs: e.WEBHOOK_SWEEP_MS,
+    pollMs: e.MONITOR_POLL_MS,
+    batchSize: e.MONITOR_BATCH_SIZE,
+    lagEntries: e.MONITOR_LAG_ENTRIES,
+    lagSeconds: e.MONITOR_LAG_SECONDS,
+    workersEnabled: e.MONITOR_ENABLED && (role === 'all' || role === 'monitor'),
   };
   return Object.freeze(cfg);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
@@ -47,10 +48,6 @@ const RETRY_AFTER_S = 1;
 
 function unavailable(message: string): VellumError {
   return new VellumError('UNAVAILABLE', message, { retryAfterSeconds: RETRY_AFTER_S });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

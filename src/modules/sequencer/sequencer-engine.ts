@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { VellumError } from '../../core/errors';
 import type { VellumConfig } from '../config/config';
@@ -32,10 +33,6 @@ export interface EngineDeps {
   readonly metrics: WritePathMetrics;
   /** Where batch outcomes go (default: answered in this process with proofs). */
   readonly sink?: BatchSink;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** `p`, or UNAVAILABLE after `ms` (p keeps running; its outcome is ignored). */

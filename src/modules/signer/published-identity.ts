@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { verifyRekorCheckpoint } from '../../core/checkpoint';
@@ -14,10 +15,6 @@ export const META_PUBLIC_KEY = 'public_key';
 /** Roles whose processes hold the private key: the only ones that can sequence. */
 export function roleSigns(role: VellumConfig['role']): boolean {
   return role === 'all' || role === 'sequencer';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function readMeta(db: VellumDatabase, key: string): Promise<string | undefined> {
