@@ -83,13 +83,22 @@ function bool(doc: VariableDoc, def: boolean) {
 }
 
 function text(doc: VariableDoc, check?: (raw: string, fail: (message: string) => never) => void) {
-  return variable<string | undefined>(
+  return textOr(doc, undefined, check);
+}
+
+/** Text with a constant default, so the default lives here beside its README text. */
+function textOr<D extends string | undefined>(
+  doc: VariableDoc,
+  def: D,
+  check?: (raw: string, fail: (message: string) => never) => void,
+) {
+  return variable<string | D>(
     doc,
     (raw, fail) => {
       check?.(raw, fail);
       return raw;
     },
-    () => undefined,
+    () => def,
   );
 }
 
@@ -100,16 +109,22 @@ const monitor = 'monitor';
 
 export const envSchema = z.object({
   PORT: int({ section: server, default: '`3000`', description: 'HTTP port' }, 3000, 0, 65535),
-  HOST: text({
-    section: server,
-    default: '`127.0.0.1`',
-    description: 'interface to listen on (`0.0.0.0` in containers)',
-  }),
-  DATA_DIR: text({
-    section: server,
-    default: '`./data`',
-    description: 'where the SQLite database and the generated signing key live',
-  }),
+  HOST: textOr(
+    {
+      section: server,
+      default: '`127.0.0.1`',
+      description: 'interface to listen on (`0.0.0.0` in containers)',
+    },
+    '127.0.0.1',
+  ),
+  DATA_DIR: textOr(
+    {
+      section: server,
+      default: '`./data`',
+      description: 'where the SQLite database and the generated signing key live',
+    },
+    './data',
+  ),
   DATABASE_URL: text(
     {
       section: server,
@@ -204,12 +219,13 @@ export const envSchema = z.object({
       if (!/^rediss?:\/\//.test(raw)) fail('must start with redis:// or rediss://');
     },
   ),
-  REDIS_PREFIX: text(
+  REDIS_PREFIX: textOr(
     {
       section: server,
       default: '`vellum`',
       description: 'key prefix in Redis; every process of one log uses the same',
     },
+    'vellum',
     (raw, fail) => {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw))
         fail('must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');

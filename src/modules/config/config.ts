@@ -67,8 +67,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   // Nest starts.
   const e = parseEnv(env);
   const port = e.PORT;
-  const host = e.HOST ?? '127.0.0.1';
-  const dataDir = resolvePath(e.DATA_DIR ?? './data', cwd);
+  const host = e.HOST;
+  const dataDir = resolvePath(e.DATA_DIR, cwd);
 
   let database: VellumConfig['database'];
   if (e.DATABASE_URL === undefined) {
@@ -126,7 +126,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxPending: e.MAX_PENDING,
     verifyWorkers: e.VERIFY_WORKERS,
     redisUrl,
-    redisPrefix: e.REDIS_PREFIX ?? 'vellum',
+    redisPrefix: e.REDIS_PREFIX,
     role,
     publicKeyPath: e.PUBLIC_KEY_PATH === undefined ? undefined : resolvePath(e.PUBLIC_KEY_PATH, cwd),
     leaseTtlMs: e.SEQUENCER_LEASE_TTL_MS,

@@ -68,7 +68,7 @@ export function loadMonitorConfig(
     webhookConcurrency: e.WEBHOOK_CONCURRENCY,
     webhookPollMs: e.WEBHOOK_POLL_MS,
     redisUrl: e.REDIS_URL,
-    redisPrefix: e.REDIS_PREFIX ?? 'vellum',
+    redisPrefix: e.REDIS_PREFIX,
     webhookSweepMs: e.WEBHOOK_SWEEP_MS,
     pollMs: e.MONITOR_POLL_MS,
     batchSize: e.MONITOR_BATCH_SIZE,
