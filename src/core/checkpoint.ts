@@ -10,6 +10,8 @@ import { VellumError } from './errors';
 import { decodeBase64Strict, isWellFormedUnicode } from './encoding';
 import type { LogPublicKey, LogSigningKey } from './keys';
 import {
+  c2spKeyHash,
+  NOTE_KEY_TYPE,
   isValidNoteName,
   parseSignedNote,
   rekorKeyId,
@@ -135,4 +137,15 @@ export function verifyRekorCheckpoint(note: string, key: LogPublicKey, signerNam
     );
   }
   return parseCheckpoint(parsed.text);
+}
+
+/**
+ * The log ID a Rekor v2 client sees (TransparencyLogEntry.logId, TrustedRoot tlogs[].logId): the
+ * full hash behind the C2SP note key ID of the checkpoint line it verifies. ECDSA: SHA-256(DER
+ * SPKI), the same bytes as the v1 logID. Ed25519: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key), which differs
+ * from the v1 logID, so an Ed25519 log shows two IDs, one per face.
+ */
+export function rekorV2LogId(key: LogPublicKey, signerName: string): Buffer {
+  if (key.algorithm === 'ed25519') return c2spKeyHash(signerName, NOTE_KEY_TYPE.ed25519, key.raw);
+  return key.logId;
 }

@@ -226,8 +226,11 @@ export function openNote(
   return { text: parsed.text, verifiedBy, verifiedSignatures };
 }
 
-/** C2SP recommended key ID: SHA-256(name ‖ 0x0A ‖ type ‖ publicKey)[:4], big-endian. */
-export function c2spKeyId(name: string, type: number, publicKey: Uint8Array): number {
+/**
+ * The full hash behind a C2SP key ID: SHA-256(name ‖ 0x0A ‖ type ‖ publicKey). Rekor v2 publishes
+ * all 32 bytes as the log ID of an Ed25519 log (TransparencyLogEntry.logId, TrustedRoot).
+ */
+export function c2spKeyHash(name: string, type: number, publicKey: Uint8Array): Buffer {
   if (!Number.isInteger(type) || type < 0 || type > 0xff) {
     throw new VellumError('INVALID_ARGUMENT', `key type ${type} is not a byte`);
   }
@@ -235,8 +238,12 @@ export function c2spKeyId(name: string, type: number, publicKey: Uint8Array): nu
     .update(Buffer.from(name, 'utf8'))
     .update(Buffer.from([0x0a, type]))
     .update(publicKey)
-    .digest()
-    .readUInt32BE(0);
+    .digest();
+}
+
+/** C2SP recommended key ID: SHA-256(name ‖ 0x0A ‖ type ‖ publicKey)[:4], big-endian. */
+export function c2spKeyId(name: string, type: number, publicKey: Uint8Array): number {
+  return c2spKeyHash(name, type, publicKey).readUInt32BE(0);
 }
 
 /** Rekor v1 checkpoint hint and C2SP type 0x02 key ID: SHA-256(DER SPKI)[:4]. */

@@ -7,11 +7,12 @@ import {
   rekorNoteSigner,
   rekorNoteVerifier,
   rekorOrigin,
+  rekorV2LogId,
   signRekorCheckpoint,
   verifyRekorCheckpoint,
   type Checkpoint,
 } from '../../src/core/checkpoint';
-import { LogSigningKey } from '../../src/core/keys';
+import { LogPublicKey, LogSigningKey } from '../../src/core/keys';
 import {
   ed25519NoteSigner,
   ed25519NoteVerifier,
@@ -226,5 +227,32 @@ describe('Rekor checkpoint signing', () => {
     const note = signNote(formatCheckpoint(c), [ed25519NoteSigner('vellum.example/log', key)]);
     const v = parseVerifierKey(formatVerifierKey('vellum.example/log', 0x01, key.publicKey.raw));
     assert.deepEqual(parseCheckpoint(openNote(note, [v]).text), c);
+  });
+});
+
+describe('Rekor v2 log ID', () => {
+  it('is the full C2SP key hash for the staging Ed25519 log (key ID f30d5a99)', () => {
+    const ex = readVector<{
+      examples: Array<{
+        name: string;
+        keyName: string;
+        logIdHex: string;
+        keyIdHex: string;
+        trustedRootTlog: { publicKey: { rawBytes: string } };
+      }>;
+    }>('c2sp-notes.json').examples.find((e) => e.name === 'rekor-v2-ed25519-checkpoint')!;
+    const key = LogPublicKey.fromDer(Buffer.from(ex.trustedRootTlog.publicKey.rawBytes, 'base64'));
+    const id = rekorV2LogId(key, ex.keyName);
+    assert.equal(id.toString('hex'), ex.logIdHex);
+    assert.equal(id.subarray(0, 4).toString('hex'), ex.keyIdHex);
+    // The v1 face of the same key has a different ID: SHA-256 of the SPKI.
+    assert.notEqual(key.logIdHex, ex.logIdHex);
+    assert.notEqual(rekorV2LogId(key, 'other.example').toString('hex'), ex.logIdHex);
+  });
+
+  it('is the v1 logID for an ECDSA key, whatever the name', () => {
+    const key = LogSigningKey.generate('ecdsa-p256').publicKey;
+    assert.deepEqual(rekorV2LogId(key, 'a.example'), key.logId);
+    assert.deepEqual(rekorV2LogId(key, 'b.example'), key.logId);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { rekorOrigin } from '../../core/checkpoint';
+import { rekorOrigin, rekorV2LogId } from '../../core/checkpoint';
 import type { LogPublicKey } from '../../core/keys';
 import type { VellumDatabase } from '../storage/database';
 import { META_TREE_ID } from './published-identity';
@@ -28,6 +28,8 @@ export class LogIdentity {
   /** printf("%016x", treeId): the first 16 hex digits of every EntryID. */
   readonly treeIdHex: string;
   readonly logIdHex: string;
+  /** Log ID of the Rekor v2 face (see rekorV2LogId); equals the v1 logID for ECDSA keys. */
+  readonly v2LogId: Buffer;
   readonly origin: string;
 
   constructor(
@@ -39,6 +41,7 @@ export class LogIdentity {
     this.treeIdHex = BigInt.asUintN(64, BigInt(treeId)).toString(16).padStart(16, '0');
     this.logIdHex = publicKey.logIdHex;
     this.origin = rekorOrigin(hostname, treeId);
+    this.v2LogId = rekorV2LogId(publicKey, hostname);
   }
 
   /** Rekor EntryID: 16 hex of the tree id, then the 64-hex leaf hash. */
