@@ -207,7 +207,7 @@ async function scenarioAdmin(db: TestDb): Promise<void> {
     assert.deepEqual(r.json.alerts.map((a: any) => a.logIndex).sort(), [i2, i3]);
     // Backfill and live evaluation agree on ids: evaluating again adds nothing.
     const before = (await api(m, 'GET', '/v1/monitor/alerts')).json.total;
-    await m.store.db.transaction((tx) => tx.execute('DELETE FROM monitor_cursor'));
+    await m.db.transaction((tx) => tx.execute('DELETE FROM monitor_cursor'));
     await m.evaluator.runUntilIdle();
     assert.equal((await api(m, 'GET', '/v1/monitor/alerts')).json.total, before);
     assert.equal((await api(m, 'POST', '/v1/monitor/backfills', { rule: 'nope' })).status, 404);

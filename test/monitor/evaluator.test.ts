@@ -36,7 +36,7 @@ interface AlertRow {
 }
 
 async function alerts(m: MonitorApp): Promise<AlertRow[]> {
-  const rows = await m.store.db.read<AlertRow>(
+  const rows = await m.db.read<AlertRow>(
     'SELECT id, type, rule_id, entry_index, status, expected, evidence FROM monitor_alerts ORDER BY entry_index, rule_id, type',
   );
   // PostgreSQL returns BIGINT as strings.
@@ -104,8 +104,8 @@ async function scenarioRules(db: TestDb): Promise<void> {
     assert.deepEqual((await m.rules.current()).map((r) => r.id).sort(), ['oncall-email', 'release-signer']);
     const runUri = 'https://github.com/org/repo/actions/runs/777/attempts/1';
     // Pre-registered expected signing (what POST /v1/monitor/expectations stores).
-    await m.store.db.transaction((tx) =>
-      m.store.insertExpectation(tx, { id: 'exp-777', runInvocationUri: runUri, createdAt: Date.now() }),
+    await m.db.transaction((tx) =>
+      m.expectations.insert(tx, { id: 'exp-777', runInvocationUri: runUri, createdAt: Date.now() }),
     );
 
     const idx: Record<string, number> = {};
@@ -133,10 +133,10 @@ async function scenarioRules(db: TestDb): Promise<void> {
     };
     await m.evaluator.tick(); // [0, 3)
     await assert.rejects(m.evaluator.tick(), /simulated crash/); // [3, 6) rolled back
-    assert.equal((await m.store.getCursor()).nextIndex, 3);
+    assert.equal((await m.state.getCursor()).nextIndex, 3);
     const res = await m.evaluator.runUntilIdle();
     assert.ok(res.processed >= 5);
-    assert.equal((await m.store.getCursor()).nextIndex, 8);
+    assert.equal((await m.state.getCursor()).nextIndex, 8);
 
     const rows = await alerts(m);
     const seen = rows.map((r) => [r.entry_index, r.rule_id, r.type, r.status, r.expected]);
@@ -182,14 +182,13 @@ async function scenarioRules(db: TestDb): Promise<void> {
       [later, 'release-signer', 'identity.unexpected'],
     );
     // Replaying the whole log (cursor reset by hand) finds the same alerts and inserts nothing new.
-    await m.store.db.transaction((tx) => tx.execute('DELETE FROM monitor_cursor'));
+    await m.db.transaction((tx) => tx.execute('DELETE FROM monitor_cursor'));
     await m.evaluator.runUntilIdle();
     assert.equal((await alerts(m)).length, 5);
     // Identity index written for backfills.
-    const keys = await m.store.db.read<{ key: string }>(
-      'SELECT key FROM monitor_identity_keys WHERE idx = ?',
-      [idx.user],
-    );
+    const keys = await m.db.read<{ key: string }>('SELECT key FROM monitor_identity_keys WHERE idx = ?', [
+      idx.user,
+    ]);
     assert.ok(keys.some((k) => k.key === 'subj:user@domain.com'));
   } finally {
     await m.close();
@@ -208,7 +207,7 @@ test('the evaluator checks the log it reads: a rewritten entry raises log.incons
   try {
     for (let i = 0; i < 5; i++) await submit(m, prepared(keySigner()));
     await m.evaluator.runUntilIdle();
-    assert.equal((await m.store.getCursor()).nextIndex, 5);
+    assert.equal((await m.state.getCursor()).nextIndex, 5);
     for (let i = 0; i < 3; i++) await submit(m, prepared(keySigner()));
     // Rewrite entry 6 behind the log's back: body and leaf hash both changed, so only the
     // rebuilt root can tell.
@@ -218,7 +217,7 @@ test('the evaluator checks the log it reads: a rewritten entry raises log.incons
     await db.exec('UPDATE entries SET body = ?, leaf_hash = ? WHERE idx = 6', [body, leafHash(body)]);
     const r = await m.evaluator.tick();
     assert.match(r.inconsistent ?? '', /rebuilt from all 8 leaves/);
-    assert.equal((await m.store.getCursor()).nextIndex, 5, 'cursor did not move past the bad batch');
+    assert.equal((await m.state.getCursor()).nextIndex, 5, 'cursor did not move past the bad batch');
     const rows = await alerts(m);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.type, 'log.inconsistent');

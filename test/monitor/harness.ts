@@ -21,13 +21,18 @@ import { EvaluatorService } from '../../src/modules/monitor/evaluator.service';
 import { MONITOR_CONFIG, loadMonitorConfig } from '../../src/modules/monitor/monitor.config';
 import { MonitorModule } from '../../src/modules/monitor/monitor.module';
 import { MONITOR_OPTIONS, type MonitorOptions } from '../../src/modules/monitor/monitor.options';
-import { MonitorStore } from '../../src/modules/monitor/monitor-store';
+import {
+  DeliveryRepository,
+  ExpectationRepository,
+  MonitorStateRepository,
+} from '../../src/modules/monitor/repositories';
 import { RuleService } from '../../src/modules/monitor/rule.service';
 import { LogWriter } from '../../src/modules/sequencer/log-writer.service';
 import { SequencerModule } from '../../src/modules/sequencer/sequencer.module';
 import { SEQUENCER_OPTIONS } from '../../src/modules/sequencer/sequencer.options';
 import { LogIdentity } from '../../src/modules/signer/log-identity';
 import { SignerModule } from '../../src/modules/signer/signer.module';
+import { VellumDatabase } from '../../src/modules/storage/database';
 import { StorageModule } from '../../src/modules/storage/storage.module';
 import {
   buildCa,
@@ -71,7 +76,10 @@ export interface MonitorApp {
   readonly delivery: DeliveryService;
   readonly backfills: BackfillService;
   readonly rules: RuleService;
-  readonly store: MonitorStore;
+  readonly db: VellumDatabase;
+  readonly state: MonitorStateRepository;
+  readonly expectations: ExpectationRepository;
+  readonly deliveries: DeliveryRepository;
   readonly identity: LogIdentity;
   readonly publicKey: LogPublicKey;
   readonly logLines: string[];
@@ -128,7 +136,10 @@ export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<M
     delivery: app.get(DeliveryService),
     backfills: app.get(BackfillService),
     rules: app.get(RuleService),
-    store: app.get(MonitorStore),
+    db: app.get(VellumDatabase),
+    state: app.get(MonitorStateRepository),
+    expectations: app.get(ExpectationRepository),
+    deliveries: app.get(DeliveryRepository),
     identity,
     publicKey: LogPublicKey.fromPem(identity.publicKey.pem),
     logLines: logger.lines,

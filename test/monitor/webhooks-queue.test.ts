@@ -14,6 +14,7 @@ import IORedis from 'ioredis';
 import { DELIVERY_QUEUE, deliveryJobId } from '../../src/modules/monitor/delivery-queue';
 import { DeliveryService } from '../../src/modules/monitor/delivery.service';
 import { loadMonitorConfig } from '../../src/modules/monitor/monitor.config';
+import { WebhookRepository } from '../../src/modules/monitor/repositories';
 import { VellumDatabase } from '../../src/modules/storage/database';
 import {
   api,
@@ -102,7 +103,7 @@ async function hook(m: MonitorApp, rcv: Receiver, path: string): Promise<string>
 }
 
 async function attemptsOf(m: MonitorApp, endpointId: string, eventId: string): Promise<number[]> {
-  const rows = await m.store.attemptsFor(endpointId, eventId);
+  const rows = await m.deliveries.attemptsFor(endpointId, eventId);
   return rows.map((r) => Number(r.status));
 }
 
@@ -204,7 +205,7 @@ test('webhooks via BullMQ: every attempt runs inside its job; a failing receiver
   // The outbox records the attempts exactly as the table path does.
   const flakyEvent = rcv.deliveries.find((d) => d.path === '/flaky' && d.status === 500)!.id;
   assert.deepEqual(await attemptsOf(m, flaky, flakyEvent), [500, 500, 200]);
-  const rows = await m.store.deliveriesForEvent(flakyEvent);
+  const rows = await m.deliveries.forEvent(flakyEvent);
   assert.deepEqual(rows.map((x) => [x.endpointId === flaky ? 'flaky' : 'ok', x.status, x.attempts]).sort(), [
     ['flaky', 'delivered', 3],
     ['ok', 'delivered', 1],
@@ -228,7 +229,7 @@ test('webhooks via BullMQ: a retry job deleted from Redis, then every key of the
     const id = await waitFor('first attempt failed', async () => {
       const d = rcv.deliveries.filter((x) => x.path === '/lost' && x.status === 500).at(-1);
       if (d === undefined) return undefined;
-      const rows = await m.store.deliveriesForEvent(d.id);
+      const rows = await m.deliveries.forEvent(d.id);
       return rows[0]?.attempts === 1 ? d.id : undefined;
     });
     const jobId = deliveryJobId(lost, id, 1);
@@ -272,9 +273,15 @@ test('webhooks via BullMQ on PostgreSQL: two workers and the table poll racing n
   const { rcv, m, prefix } = r;
   const cfg = loadMonitorConfig(env(prefix), 'all', r.db.dataDir);
   // A second monitor replica's delivery service: its own BullMQ worker and sweep.
-  const other = new DeliveryService(m.store, m.app.get(VellumDatabase), cfg, {
-    retryScheduleMs: [0, 100, 100, 100],
-  });
+  const other = new DeliveryService(
+    m.deliveries,
+    m.app.get(WebhookRepository),
+    m.app.get(VellumDatabase),
+    cfg,
+    {
+      retryScheduleMs: [0, 100, 100, 100],
+    },
+  );
   other.start();
   t.after(() => other.stop());
   await hook(m, rcv, '/a');

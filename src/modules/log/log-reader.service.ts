@@ -13,6 +13,8 @@ import {
   latestCheckpoint,
   searchIndex,
   entryBodiesInRange,
+  entriesInRange,
+  findStoredEntries,
 } from '../storage/log-queries';
 import type { SignedCheckpoint, StoredEntry } from './log.types';
 
@@ -49,6 +51,16 @@ export class LogReader {
   /** Committed canonical bodies of entries first.., stopping at the first gap. */
   entryBodies(first: number, count: number): Promise<Buffer[]> {
     return entryBodiesInRange(this.q, first, count);
+  }
+
+  /** Committed entries first <= index < end, in index order; a missing one is simply absent. */
+  entriesInRange(first: number, end: number): Promise<StoredEntry[]> {
+    return entriesInRange(this.q, first, end);
+  }
+
+  /** Committed entries at the given indices that exist, in index order. */
+  async entriesAt(indices: readonly number[]): Promise<StoredEntry[]> {
+    return (await findStoredEntries(this.q, indices)).sort((a, b) => a.index - b.index);
   }
 
   /** The largest checkpoint committed (size 0 after first boot). UNAVAILABLE before any. */

@@ -9,15 +9,16 @@ import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
 import {
   ALERT_STATUSES,
-  MonitorStore,
+  AlertRepository,
   RESOLUTIONS,
   type AlertFilter,
   type AlertRecord,
   type AlertStatus,
-  type ExpectationRecord,
   type Resolution,
-  type WebhookRecord,
-} from './monitor-store';
+} from './repositories/alert.repository';
+import { DeliveryRepository } from './repositories/delivery.repository';
+import { ExpectationRepository, type ExpectationRecord } from './repositories/expectation.repository';
+import { WebhookRepository, type WebhookRecord } from './repositories/webhook.repository';
 import { checkWebhookUrl, defaultResolveHost } from './webhook-client';
 
 function obj(body: unknown, what = 'request body'): Record<string, unknown> {
@@ -52,7 +53,10 @@ export class MonitorAdminService {
   private readonly now: () => number;
 
   constructor(
-    private readonly store: MonitorStore,
+    private readonly alerts: AlertRepository,
+    private readonly expectations: ExpectationRepository,
+    private readonly webhooks: WebhookRepository,
+    private readonly deliveries: DeliveryRepository,
     private readonly db: VellumDatabase,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
@@ -96,7 +100,7 @@ export class MonitorAdminService {
   }
 
   async getAlert(id: string): Promise<AlertRecord> {
-    const a = await this.store.getAlert(id);
+    const a = await this.alerts.get(id);
     if (!a) throw notFound(`alert ${id}`);
     return a;
   }
@@ -106,21 +110,14 @@ export class MonitorAdminService {
     const actor = optString(o, 'actor', 256);
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      const rows = await tx.query('SELECT status FROM monitor_alerts WHERE id = ?', [id]);
-      if (rows.length === 0) throw notFound(`alert ${id}`);
-      const status = String(rows[0]!.status);
+      const status = await this.alerts.txStatus(tx, id);
+      if (status === undefined) throw notFound(`alert ${id}`);
       if (status === 'resolved') throw conflict(`alert ${id} is already resolved`);
       if (status === 'acknowledged') return;
-      await tx.execute(
-        "UPDATE monitor_alerts SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?",
-        [now, actor ?? null, now, id],
-      );
+      await this.alerts.markAcknowledged(tx, id, actor, now);
       // Someone has it: stop retrying deliveries that have not gone through yet.
-      await tx.execute(
-        "UPDATE monitor_outbox SET status = 'failed', last_error = 'alert acknowledged before delivery' WHERE event_id = ? AND status = 'pending'",
-        [id],
-      );
-      await this.store.audit(tx, id, 'acknowledge', actor, { from: status }, now);
+      await this.deliveries.failPending(tx, id, 'alert acknowledged before delivery');
+      await this.alerts.audit(tx, id, 'acknowledge', actor, { from: status }, now);
     });
     return this.getAlert(id);
   }
@@ -134,20 +131,13 @@ export class MonitorAdminService {
     const actor = optString(o, 'actor', 256);
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      const rows = await tx.query('SELECT status FROM monitor_alerts WHERE id = ?', [id]);
-      if (rows.length === 0) throw notFound(`alert ${id}`);
-      const status = String(rows[0]!.status);
+      const status = await this.alerts.txStatus(tx, id);
+      if (status === undefined) throw notFound(`alert ${id}`);
       if (status === 'resolved') throw conflict(`alert ${id} is already resolved`);
-      await tx.execute(
-        "UPDATE monitor_alerts SET status = 'resolved', resolved_at = ?, resolution = ?, resolution_note = ?, updated_at = ? WHERE id = ?",
-        [now, resolution, note ?? null, now, id],
-      );
+      await this.alerts.markResolved(tx, id, resolution as Resolution, note, now);
       // Stop re-delivering an alert someone has triaged.
-      await tx.execute(
-        "UPDATE monitor_outbox SET status = 'failed', last_error = 'alert resolved before delivery' WHERE event_id = ? AND status = 'pending'",
-        [id],
-      );
-      await this.store.audit(
+      await this.deliveries.failPending(tx, id, 'alert resolved before delivery');
+      await this.alerts.audit(
         tx,
         id,
         'resolve',
@@ -201,14 +191,12 @@ export class MonitorAdminService {
       ...(expiresAt !== undefined ? { expiresAt } : {}),
       createdAt: now,
     };
-    await this.db.transaction((tx) => this.store.insertExpectation(tx, e));
+    await this.db.transaction((tx) => this.expectations.insert(tx, e));
     return e;
   }
 
   async deleteExpectation(id: string): Promise<void> {
-    const n = await this.db.transaction((tx) =>
-      tx.execute('DELETE FROM monitor_expectations WHERE id = ?', [id]),
-    );
+    const n = await this.db.transaction((tx) => this.expectations.delete(tx, id));
     if (n === 0) throw notFound(`expectation ${id}`);
   }
 
@@ -269,22 +257,22 @@ export class MonitorAdminService {
       updatedAt: now,
     };
     await this.db.transaction(async (tx) => {
-      const dup = await tx.query('SELECT id FROM monitor_webhooks WHERE name = ?', [name]);
-      if (dup.length > 0) throw conflict(`a webhook named '${name}' already exists`);
-      await this.store.insertWebhook(tx, w);
+      if (await this.webhooks.txNameTaken(tx, name))
+        throw conflict(`a webhook named '${name}' already exists`);
+      await this.webhooks.insert(tx, w);
     });
     return { webhook: w, secret };
   }
 
   async getWebhook(id: string): Promise<WebhookRecord> {
-    const w = await this.store.getWebhook(id);
+    const w = await this.webhooks.get(id);
     if (!w) throw notFound(`webhook ${id}`);
     return w;
   }
 
   async enableWebhook(id: string): Promise<WebhookRecord> {
     const w = await this.getWebhook(id);
-    await this.db.transaction((tx) => this.store.setWebhookEnabled(tx, w.id, true, undefined, this.now()));
+    await this.db.transaction((tx) => this.webhooks.setEnabled(tx, w.id, true, undefined, this.now()));
     // Its rows kept waiting while it was disabled; where the delivery loop runs, they go now.
     this.delivery?.kick();
     return this.getWebhook(w.id);
@@ -292,7 +280,11 @@ export class MonitorAdminService {
 
   async deleteWebhook(id: string): Promise<void> {
     const w = await this.getWebhook(id);
-    await this.db.transaction((tx) => this.store.deleteWebhook(tx, w.id));
+    // One transaction: the endpoint and its outbox rows go together (no row left without its endpoint).
+    await this.db.transaction(async (tx) => {
+      await this.deliveries.deleteForEndpoint(tx, w.id);
+      await this.webhooks.delete(tx, w.id);
+    });
   }
 }
 

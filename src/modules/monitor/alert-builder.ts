@@ -15,7 +15,8 @@ import type { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import type { LogIdentity } from '../signer/log-identity';
 import type { AlertEvidence } from './monitor-events';
-import type { ExpectationRecord, NewAlert } from './monitor-store';
+import type { NewAlert } from './repositories/alert.repository';
+import type { ExpectationRecord } from './repositories/expectation.repository';
 
 export function toCoreExpectations(list: readonly ExpectationRecord[]): Expectation[] {
   return list.map((e) => ({

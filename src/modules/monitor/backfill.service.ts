@@ -5,15 +5,19 @@ import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../signer/log-identity';
 import { VellumDatabase } from '../storage/database';
-import { ENTRY_COLUMNS, entryFromRow } from '../storage/log-queries';
-import { placeholders } from '../storage/sql';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
 import { DeliveryService } from './delivery.service';
 import { badRequest, notFound } from './monitor-errors';
 import { candidateKeys, safeExtract } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore, type BackfillRecord, type NewAlert } from './monitor-store';
+import { AlertRepository, type NewAlert } from './repositories/alert.repository';
+import { BackfillRepository, type BackfillRecord } from './repositories/backfill.repository';
+import { ExpectationRepository } from './repositories/expectation.repository';
+import { IdentityIndexRepository } from './repositories/identity-index.repository';
+import { MonitorStateRepository } from './repositories/monitor-state.repository';
+import { RuleRepository } from './repositories/rule.repository';
+import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 import { PollingLoop } from './polling-loop';
 
@@ -36,7 +40,13 @@ export class BackfillService {
   );
 
   constructor(
-    private readonly store: MonitorStore,
+    private readonly jobs: BackfillRepository,
+    private readonly ruleRepo: RuleRepository,
+    private readonly state: MonitorStateRepository,
+    private readonly alertRepo: AlertRepository,
+    private readonly expectations: ExpectationRepository,
+    private readonly identityIndex: IdentityIndexRepository,
+    private readonly webhooks: WebhookRepository,
     private readonly rules: RuleService,
     private readonly reader: LogReader,
     private readonly log: LogIdentity,
@@ -65,11 +75,11 @@ export class BackfillService {
   }
 
   async create(ruleName: string, fromIndex?: number, toIndex?: number): Promise<BackfillRecord> {
-    const stored = await this.store.getRule(ruleName);
+    const stored = await this.ruleRepo.get(ruleName);
     if (!stored) throw notFound(`rule '${ruleName}'`);
     const rule = parseRules(stored.document).rules[0]!;
     const cp = await this.reader.latestCheckpoint();
-    const cursor = await this.store.getCursor();
+    const cursor = await this.state.getCursor();
     const from = fromIndex ?? rule.backfill?.fromIndex ?? 0;
     const to = Math.min(toIndex ?? cp.size, cp.size);
     if (!Number.isSafeInteger(from) || from < 0) throw badRequest('fromIndex must be a non-negative integer');
@@ -80,7 +90,7 @@ export class BackfillService {
     const candidates =
       keys === undefined
         ? to - from
-        : (await this.store.countCandidates(keys, from, indexedTo)) + (to - indexedTo);
+        : (await this.identityIndex.countCandidates(keys, from, indexedTo)) + (to - indexedTo);
     const now = this.now();
     const job: BackfillRecord = {
       id: randomUUID(),
@@ -98,7 +108,7 @@ export class BackfillService {
       updatedAt: now,
       ...(from >= to ? { finishedAt: now } : {}),
     };
-    await this.db.transaction((tx) => this.store.insertBackfill(tx, job));
+    await this.db.transaction((tx) => this.jobs.insert(tx, job));
     this.logger.log(
       `backfill ${job.id} of rule ${rule.id} over [${from}, ${to}) queued (${job.mode}, ${candidates} candidates)`,
     );
@@ -108,13 +118,13 @@ export class BackfillService {
 
   /** Runs one chunk of the oldest unfinished job. False when there was nothing to do. */
   async step(chunk = 500): Promise<boolean> {
-    const job = await this.store.nextBackfill();
+    const job = await this.jobs.next();
     if (!job) return false;
     const now = this.now();
-    const stored = await this.store.getRule(job.ruleId);
+    const stored = await this.ruleRepo.get(job.ruleId);
     if (!stored) {
       await this.db.transaction((tx) =>
-        this.store.updateBackfill(
+        this.jobs.update(
           tx,
           job.id,
           {
@@ -136,23 +146,15 @@ export class BackfillService {
     let indexes: number[];
     let next: number;
     if (keys !== undefined && job.nextIndex < job.indexedTo) {
-      indexes = await this.store.indexCandidates(keys, job.nextIndex, job.indexedTo, chunk);
+      indexes = await this.identityIndex.candidates(keys, job.nextIndex, job.indexedTo, chunk);
       next = indexes.length < chunk ? job.indexedTo : indexes[indexes.length - 1]! + 1;
     } else {
       next = Math.min(job.toIndex, job.nextIndex + chunk);
       indexes = Array.from({ length: next - job.nextIndex }, (_, i) => job.nextIndex + i);
     }
-    const entries: StoredEntry[] =
-      indexes.length === 0
-        ? []
-        : (
-            await this.db.read(
-              `SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx IN (${placeholders(indexes.length)}) ORDER BY idx`,
-              indexes,
-            )
-          ).map(entryFromRow);
+    const entries: StoredEntry[] = indexes.length === 0 ? [] : await this.reader.entriesAt(indexes);
     const cp = await this.reader.latestCheckpoint();
-    const expectations = toCoreExpectations(await this.store.listExpectations(now));
+    const expectations = toCoreExpectations(await this.expectations.list(now));
     const alerts: NewAlert[] = [];
     for (const entry of entries) {
       const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
@@ -169,11 +171,11 @@ export class BackfillService {
       );
       alerts.push(...res.alerts);
     }
-    const endpoints = await this.store.listWebhooks();
+    const endpoints = await this.webhooks.list();
     const done = next >= job.toIndex;
     let inserted = 0;
     await this.db.transaction(async (tx) => {
-      const ok = await this.store.updateBackfill(
+      const ok = await this.jobs.update(
         tx,
         job.id,
         {
@@ -187,9 +189,8 @@ export class BackfillService {
         job.nextIndex,
       );
       if (!ok) return;
-      for (const a of alerts) if (await this.store.insertAlert(tx, a, now, endpoints)) inserted++;
-      if (inserted > 0)
-        await tx.execute('UPDATE monitor_backfills SET alerts = alerts + ? WHERE id = ?', [inserted, job.id]);
+      for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) inserted++;
+      if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
     });
     if (inserted > 0) this.delivery.kick();
     if (done) this.logger.log(`backfill ${job.id} of rule ${job.ruleId} done`);
@@ -198,7 +199,7 @@ export class BackfillService {
 
   /** Jobs of one rule, newest first. */
   async listRecent(ruleId: string): Promise<BackfillRecord[]> {
-    return (await this.store.listBackfills(1000)).filter((b) => b.ruleId === ruleId);
+    return (await this.jobs.list(1000)).filter((b) => b.ruleId === ruleId);
   }
 
   /** Runs jobs until none is left (tests). */

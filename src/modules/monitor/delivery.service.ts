@@ -10,7 +10,8 @@ import { VellumDatabase } from '../storage/database';
 import { DeliveryQueue, type DeliveryJobData, type ScheduledRow } from './delivery-queue';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore, type DeliveryRow, type OutboxRow, type WebhookRecord } from './monitor-store';
+import { DeliveryRepository, type DeliveryRow, type OutboxRow } from './repositories/delivery.repository';
+import { WebhookRepository, type WebhookRecord } from './repositories/webhook.repository';
 import { postWebhook, type PostResult } from './webhook-client';
 
 const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
@@ -74,7 +75,8 @@ export class DeliveryService {
   private readonly sweepMetric: Counter<'reason'> | undefined;
 
   constructor(
-    private readonly store: MonitorStore,
+    private readonly deliveries: DeliveryRepository,
+    private readonly webhooks: WebhookRepository,
     private readonly db: VellumDatabase,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
@@ -205,7 +207,7 @@ export class DeliveryService {
    */
   private async sweep(queue: DeliveryQueue): Promise<number> {
     const now = this.now();
-    const rows = await this.store.dueDeliveries(now, SWEEP_BATCH);
+    const rows = await this.deliveries.due(now, SWEEP_BATCH);
     let missing: DeliveryRow[];
     try {
       // Asked even with no rows: health must reflect the connection, not an idle outbox.
@@ -234,14 +236,14 @@ export class DeliveryService {
   /** One pass: deliver every due row (up to the concurrency limit at a time). Returns rows attempted. */
   async tick(): Promise<number> {
     const now = this.now();
-    const rows = await this.store.dueDeliveries(now, this.config.webhookConcurrency * 4);
+    const rows = await this.deliveries.due(now, this.config.webhookConcurrency * 4);
     let attempted = 0;
     const queue = [...rows];
     const workers = Array.from(
       { length: Math.min(this.config.webhookConcurrency, queue.length) },
       async () => {
         for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
-          if (!(await this.store.claimDelivery(row, this.now(), this.leaseMs()))) continue;
+          if (!(await this.deliveries.claim(row, this.now(), this.leaseMs()))) continue;
           attempted++;
           await this.attempt(row, row.endpoint, 'database');
         }
@@ -258,7 +260,7 @@ export class DeliveryService {
    */
   private async processJob(job: Job<DeliveryJobData, string>, token: string | undefined): Promise<string> {
     const d = job.data;
-    const row = await this.store.getDelivery(d.e, d.v);
+    const row = await this.deliveries.get(d.e, d.v);
     // Delivered, failed, acknowledged, deleted or the endpoint disabled: nothing to do. A
     // re-enabled endpoint's rows are found by the sweep.
     if (row === undefined || row.status !== 'pending' || !row.endpoint.enabled) return 'settled';
@@ -278,7 +280,7 @@ export class DeliveryService {
       await job.moveToDelayed(wakeAt, token);
       throw new DelayedError();
     }
-    if (!(await this.store.claimDelivery(row, now, this.leaseMs()))) {
+    if (!(await this.deliveries.claim(row, now, this.leaseMs()))) {
       // Lost the claim to another path; look again shortly (it is then stale or leased).
       await job.moveToDelayed(now + 1000, token);
       throw new DelayedError();
@@ -341,7 +343,7 @@ export class DeliveryService {
     let disableReason: string | undefined;
     let outcome: AttemptOutcome = { status: 'failed', nextAttemptAt: at };
     await this.db.transaction(async (tx) => {
-      await this.store.recordAttempt(tx, row, {
+      await this.deliveries.recordAttempt(tx, row, {
         at,
         ...(result.status !== undefined ? { status: result.status } : {}),
         outcome: cls,
@@ -353,7 +355,7 @@ export class DeliveryService {
         ...(error !== undefined ? { lastError: error } : {}),
       };
       if (cls === 'ok') {
-        await this.store.finishDelivery(tx, row, {
+        await this.deliveries.finish(tx, row, {
           status: 'delivered',
           nextAttemptAt: at,
           deliveredAt: at,
@@ -364,18 +366,18 @@ export class DeliveryService {
       }
       if (cls === 'disable') {
         disableReason = `endpoint answered 410 Gone to event ${row.eventId}`;
-        await this.store.finishDelivery(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
-        await this.store.setWebhookEnabled(tx, endpoint.id, false, disableReason, at);
+        await this.deliveries.finish(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
+        await this.webhooks.setEnabled(tx, endpoint.id, false, disableReason, at);
         return;
       }
       const delay = this.delayBefore(attempt + 1, result.retryAfter);
       if (delay === null) {
         disableReason = `delivery of event ${row.eventId} failed ${attempt} times (last: ${error ?? 'unknown'})`;
-        await this.store.finishDelivery(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
-        await this.store.setWebhookEnabled(tx, endpoint.id, false, disableReason, at);
+        await this.deliveries.finish(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
+        await this.webhooks.setEnabled(tx, endpoint.id, false, disableReason, at);
         return;
       }
-      await this.store.finishDelivery(tx, row, { status: 'pending', nextAttemptAt: at + delay, ...common });
+      await this.deliveries.finish(tx, row, { status: 'pending', nextAttemptAt: at + delay, ...common });
       outcome = { status: 'pending', nextAttemptAt: at + delay };
     });
     this.counts[path]++;

@@ -7,14 +7,17 @@ import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../signer/log-identity';
 import { VellumDatabase } from '../storage/database';
-import { ENTRY_COLUMNS, entryFromRow } from '../storage/log-queries';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
 import { CompactRange } from './compact-range';
 import { DeliveryService } from './delivery.service';
 import { logEvent, monitorIndexKeys, safeExtract } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore, type Cursor, type NewAlert } from './monitor-store';
+import { AlertRepository, type NewAlert } from './repositories/alert.repository';
+import { ExpectationRepository } from './repositories/expectation.repository';
+import { IdentityIndexRepository } from './repositories/identity-index.repository';
+import { MonitorStateRepository, type Cursor } from './repositories/monitor-state.repository';
+import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 import { PollingLoop } from './polling-loop';
 
@@ -55,7 +58,11 @@ export class EvaluatorService {
   private inconsistent: string | undefined;
 
   constructor(
-    private readonly store: MonitorStore,
+    private readonly state: MonitorStateRepository,
+    private readonly alertRepo: AlertRepository,
+    private readonly expectations: ExpectationRepository,
+    private readonly identityIndex: IdentityIndexRepository,
+    private readonly webhooks: WebhookRepository,
     private readonly rules: RuleService,
     private readonly reader: LogReader,
     private readonly log: LogIdentity,
@@ -104,7 +111,7 @@ export class EvaluatorService {
       if (isVellumError(e, 'UNAVAILABLE')) return { processed: 0, alerts: 0 };
       throw e;
     }
-    const cursor = await this.store.getCursor();
+    const cursor = await this.state.getCursor();
     const now = this.now();
 
     const cpProblem = await this.checkCheckpoint(cursor, cp);
@@ -115,15 +122,7 @@ export class EvaluatorService {
     const from = cursor.nextIndex;
     const to = Math.min(cp.size, from + this.config.batchSize);
     const range = CompactRange.fromHex(from, cursor.compactRange);
-    const entries: StoredEntry[] =
-      from < to
-        ? (
-            await this.db.read(
-              `SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`,
-              [from, to],
-            )
-          ).map(entryFromRow)
-        : [];
+    const entries: StoredEntry[] = from < to ? await this.reader.entriesInRange(from, to) : [];
     if (entries.length !== to - from || entries.some((e, i) => e.index !== from + i)) {
       return this.raiseInconsistent(
         cursor,
@@ -132,7 +131,7 @@ export class EvaluatorService {
         now,
       );
     }
-    const expectations = toCoreExpectations(await this.store.listExpectations(now));
+    const expectations = toCoreExpectations(await this.expectations.list(now));
     const alerts: NewAlert[] = [];
     const keys: Array<[string, number]> = [];
     for (const entry of entries) {
@@ -172,10 +171,10 @@ export class EvaluatorService {
     const changedCheckpoint = cursor.checkpointSize !== cp.size;
     if (entries.length === 0 && !changedCheckpoint) return { processed: 0, alerts: lagAlerts };
 
-    const endpoints = await this.store.listWebhooks();
+    const endpoints = await this.webhooks.list();
     let inserted = 0;
     const committed = await this.db.transaction(async (tx) => {
-      const ok = await this.store.advanceCursor(
+      const ok = await this.state.advanceCursor(
         tx,
         cursor,
         {
@@ -188,8 +187,8 @@ export class EvaluatorService {
         now,
       );
       if (!ok) return false;
-      await this.store.insertIdentityKeys(tx, keys);
-      for (const a of alerts) if (await this.store.insertAlert(tx, a, now, endpoints)) inserted++;
+      await this.identityIndex.insertKeys(tx, keys);
+      for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) inserted++;
       await this.options.beforeCommit?.({ fromIndex: from, toIndex: to });
       return true;
     });
@@ -249,9 +248,9 @@ export class EvaluatorService {
       ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
       cursor: cursor.nextIndex,
     });
-    const endpoints = await this.store.listWebhooks();
+    const endpoints = await this.webhooks.list();
     const inserted = await this.db.transaction((tx) =>
-      this.store.insertAlert(
+      this.alertRepo.insert(
         tx,
         {
           id: ev.id,
@@ -283,17 +282,14 @@ export class EvaluatorService {
     const behind = cp.size - cursor.nextIndex;
     let ageSeconds = 0;
     if (behind > 0) {
-      const rows = await this.db.read('SELECT integrated_time FROM entries WHERE idx = ?', [
-        cursor.nextIndex,
-      ]);
-      if (rows.length > 0)
-        ageSeconds = Math.max(0, Math.floor(now / 1000) - Number(rows[0]!.integrated_time));
+      const next = await this.reader.getByIndex(cursor.nextIndex);
+      if (next !== null) ageSeconds = Math.max(0, Math.floor(now / 1000) - next.integratedTime);
     }
     const lagging = behind > this.config.lagEntries || ageSeconds > this.config.lagSeconds;
-    const episode = await this.store.getState(LAG_EPISODE);
+    const episode = await this.state.getState(LAG_EPISODE);
     if (!lagging) {
       if (episode !== undefined) {
-        await this.db.transaction((tx) => this.store.setState(tx, LAG_EPISODE, undefined));
+        await this.db.transaction((tx) => this.state.setState(tx, LAG_EPISODE, undefined));
         this.logger.log(`monitor caught up (was lagging since index ${episode})`);
       }
       return 0;
@@ -309,10 +305,10 @@ export class EvaluatorService {
       lagSeconds: ageSeconds,
       reason,
     });
-    const endpoints = await this.store.listWebhooks();
+    const endpoints = await this.webhooks.list();
     const inserted = await this.db.transaction(async (tx) => {
-      await this.store.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
-      return this.store.insertAlert(
+      await this.state.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
+      return this.alertRepo.insert(
         tx,
         {
           id: ev.id,
@@ -350,17 +346,14 @@ export class EvaluatorService {
     lagSeconds?: number;
     halted?: string;
   }> {
-    const cursor = await this.store.getCursor();
+    const cursor = await this.state.getCursor();
     let treeSize: number | undefined;
     let lagSeconds: number | undefined;
     try {
       treeSize = (await this.reader.latestCheckpoint()).size;
       if (treeSize > cursor.nextIndex) {
-        const rows = await this.db.read('SELECT integrated_time FROM entries WHERE idx = ?', [
-          cursor.nextIndex,
-        ]);
-        if (rows.length > 0)
-          lagSeconds = Math.max(0, Math.floor(this.now() / 1000) - Number(rows[0]!.integrated_time));
+        const next = await this.reader.getByIndex(cursor.nextIndex);
+        if (next !== null) lagSeconds = Math.max(0, Math.floor(this.now() / 1000) - next.integratedTime);
       } else lagSeconds = 0;
     } catch {
       treeSize = undefined;

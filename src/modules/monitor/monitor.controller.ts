@@ -23,7 +23,12 @@ import {
 import { BackfillService } from './backfill.service';
 import { EvaluatorService } from './evaluator.service';
 import { badRequest, notFound } from './monitor-errors';
-import { MonitorStore, type BackfillRecord, type StoredRule } from './monitor-store';
+import { AlertRepository } from './repositories/alert.repository';
+import { BackfillRepository, type BackfillRecord } from './repositories/backfill.repository';
+import { DeliveryRepository } from './repositories/delivery.repository';
+import { ExpectationRepository } from './repositories/expectation.repository';
+import { RuleRepository, type StoredRule } from './repositories/rule.repository';
+import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 
 function send(reply: FastifyReply, status: number, body: unknown): void {
@@ -75,7 +80,12 @@ export class MonitorController {
   constructor(
     private readonly rules: RuleService,
     private readonly admin: MonitorAdminService,
-    private readonly store: MonitorStore,
+    private readonly ruleRepo: RuleRepository,
+    private readonly alerts: AlertRepository,
+    private readonly expectations: ExpectationRepository,
+    private readonly webhooks: WebhookRepository,
+    private readonly deliveries: DeliveryRepository,
+    private readonly jobs: BackfillRepository,
     private readonly evaluator: EvaluatorService,
     private readonly backfills: BackfillService,
   ) {}
@@ -86,15 +96,15 @@ export class MonitorController {
   @ApiOperation({ operationId: 'monitorStatus', summary: 'Monitor cursor, lag, rules and outbox state' })
   async status(@Res() reply: FastifyReply): Promise<void> {
     const ev = await this.evaluator.status();
-    const rules = await this.store.listRules();
+    const rules = await this.ruleRepo.list();
     send(reply, 200, {
       cursor: ev,
       rules: {
         count: rules.length,
-        version: await this.store.rulesVersion(),
+        version: await this.ruleRepo.version(),
         file: (await this.rules.rulesFileStatus()) ?? null,
       },
-      outbox: await this.store.outboxStats(),
+      outbox: await this.deliveries.stats(),
     });
   }
 
@@ -162,7 +172,7 @@ export class MonitorController {
   })
   async listAlerts(@Query() q: Record<string, unknown>, @Res() reply: FastifyReply): Promise<void> {
     const f = this.admin.alertFilter(q ?? {});
-    const { alerts, total } = await this.store.listAlerts(f);
+    const { alerts, total } = await this.alerts.list(f);
     send(reply, 200, { alerts: alerts.map(alertSummaryView), total, limit: f.limit, offset: f.offset });
   }
 
@@ -173,7 +183,7 @@ export class MonitorController {
   })
   async getAlert(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const a = await this.admin.getAlert(id);
-    const deliveries = await this.store.deliveriesForEvent(id);
+    const deliveries = await this.deliveries.forEvent(id);
     send(reply, 200, {
       ...alertView(a),
       deliveries: deliveries.map((d) => ({
@@ -185,7 +195,7 @@ export class MonitorController {
         ...(d.status === 'pending' ? { nextAttemptAt: iso(d.nextAttemptAt) } : {}),
         ...(d.deliveredAt !== undefined ? { deliveredAt: iso(d.deliveredAt) } : {}),
       })),
-      audit: (await this.store.auditLog(id)).map((x) => ({ ...x, at: iso(x.at) })),
+      audit: (await this.alerts.auditLog(id)).map((x) => ({ ...x, at: iso(x.at) })),
     });
   }
 
@@ -229,7 +239,7 @@ export class MonitorController {
   @Get('expectations')
   @ApiOperation({ operationId: 'listMonitorExpectations', summary: 'List expected signings' })
   async listExpectations(@Res() reply: FastifyReply): Promise<void> {
-    send(reply, 200, { expectations: (await this.store.listExpectations()).map(expectationView) });
+    send(reply, 200, { expectations: (await this.expectations.list()).map(expectationView) });
   }
 
   @Delete('expectations/:id')
@@ -265,13 +275,13 @@ export class MonitorController {
   @Get('backfills')
   @ApiOperation({ operationId: 'listMonitorBackfills', summary: 'List backfill jobs, newest first' })
   async listBackfills(@Res() reply: FastifyReply): Promise<void> {
-    send(reply, 200, { backfills: (await this.store.listBackfills()).map(backfillView) });
+    send(reply, 200, { backfills: (await this.jobs.list()).map(backfillView) });
   }
 
   @Get('backfills/:id')
   @ApiOperation({ operationId: 'getMonitorBackfill', summary: 'One backfill job and its progress' })
   async getBackfill(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    const b = await this.store.getBackfill(id);
+    const b = await this.jobs.get(id);
     if (!b) throw notFound(`backfill ${id}`);
     send(reply, 200, backfillView(b));
   }
@@ -291,9 +301,9 @@ export class MonitorController {
   @Get('webhooks')
   @ApiOperation({ operationId: 'listMonitorWebhooks', summary: 'List webhook endpoints (no secrets)' })
   async listWebhooks(@Res() reply: FastifyReply): Promise<void> {
-    const list = await this.store.listWebhooks();
+    const list = await this.webhooks.list();
     const out = [];
-    for (const w of list) out.push({ ...webhookView(w), deliveries: await this.store.outboxStats(w.id) });
+    for (const w of list) out.push({ ...webhookView(w), deliveries: await this.deliveries.stats(w.id) });
     send(reply, 200, { webhooks: out });
   }
 
@@ -304,10 +314,10 @@ export class MonitorController {
   })
   async getWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const w = await this.admin.getWebhook(id);
-    const attempts = await this.store.attemptsFor(w.id);
+    const attempts = await this.deliveries.attemptsFor(w.id);
     send(reply, 200, {
       ...webhookView(w),
-      deliveries: await this.store.outboxStats(w.id),
+      deliveries: await this.deliveries.stats(w.id),
       attempts: attempts.map((a) => ({
         eventId: a.event_id,
         attempt: Number(a.attempt),

@@ -19,7 +19,7 @@ import { EvaluatorService } from './evaluator.service';
 import { MONITOR_CONFIG, loadMonitorConfig, type MonitorConfig } from './monitor.config';
 import { MonitorController } from './monitor.controller';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore } from './monitor-store';
+import { DeliveryRepository, MONITOR_REPOSITORIES } from './repositories';
 import { RuleService } from './rule.service';
 
 /** Starts and stops the monitor's background loops with the application. */
@@ -32,7 +32,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly evaluator: EvaluatorService,
     private readonly delivery: DeliveryService,
     private readonly backfills: BackfillService,
-    private readonly store: MonitorStore,
+    private readonly deliveries: DeliveryRepository,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
     @Optional() private readonly metrics?: MetricsService,
@@ -51,7 +51,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
         'vellum_monitor_outbox_pending',
         'Webhook deliveries waiting in the outbox',
         async () => {
-          return (await this.store.outboxStats()).pending ?? 0;
+          return (await this.deliveries.stats()).pending ?? 0;
         },
       );
     }
@@ -94,7 +94,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
         ),
     },
     { provide: MONITOR_OPTIONS, useValue: {} satisfies MonitorOptions },
-    MonitorStore,
+    ...MONITOR_REPOSITORIES,
     RuleService,
     DeliveryService,
     EvaluatorService,
@@ -109,7 +109,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     EvaluatorService,
     DeliveryService,
     BackfillService,
-    MonitorStore,
+    ...MONITOR_REPOSITORIES,
     MonitorAdminService,
   ],
 })

@@ -19,7 +19,8 @@ import { VellumDatabase } from '../storage/database';
 import { badRequest, conflict, notFound } from './monitor-errors';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { MonitorStore, type StoredRule } from './monitor-store';
+import { MonitorStateRepository } from './repositories/monitor-state.repository';
+import { RuleRepository, type StoredRule } from './repositories/rule.repository';
 
 const RULES_FILE_ERROR = 'rules_file_error';
 const RULES_FILE_STATUS = 'rules_file_status';
@@ -72,7 +73,8 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
   readonly ready: Promise<void>;
 
   constructor(
-    private readonly store: MonitorStore,
+    private readonly ruleRepo: RuleRepository,
+    private readonly state: MonitorStateRepository,
     private readonly db: VellumDatabase,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) options: MonitorOptions,
@@ -164,7 +166,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     let added: IdentityRule[] = [];
     try {
       added = await this.db.transaction(async (tx) => {
-        const existing = await this.store.txListRules(tx);
+        const existing = await this.ruleRepo.txList(tx);
         const clash = v.rules.find((r) => existing.some((e) => e.name === r.id && e.source === 'api'));
         if (clash)
           throw conflict(`rule '${clash.id}' in the rules file is already defined through the admin API`);
@@ -173,21 +175,21 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
         const fresh: IdentityRule[] = [];
         for (const e of existing) {
           if (e.source === 'file' && !wanted.has(e.name)) {
-            await this.store.deleteRule(tx, e.name);
+            await this.ruleRepo.delete(tx, e.name);
             changed = true;
           }
         }
         for (const r of v.rules) {
           const e = existing.find((x) => x.name === r.id);
           if (e?.digest === r.digest) continue;
-          await this.store.upsertRule(tx, r.id, 'file', r.document, r.digest, now);
+          await this.ruleRepo.upsert(tx, r.id, 'file', r.document, r.digest, now);
           fresh.push(r);
           changed = true;
         }
-        if (changed) await this.store.bumpRulesVersion(tx);
+        if (changed) await this.ruleRepo.bumpVersion(tx);
         this.fileStatus = { path, digest, loadedAt: now, rules: v.rules.length, warnings: v.warnings };
-        await this.store.setState(tx, RULES_FILE_STATUS, JSON.stringify(this.fileStatus));
-        await this.store.setState(tx, RULES_FILE_ERROR, undefined);
+        await this.state.setState(tx, RULES_FILE_STATUS, JSON.stringify(this.fileStatus));
+        await this.state.setState(tx, RULES_FILE_ERROR, undefined);
         return fresh;
       });
     } catch (e) {
@@ -209,7 +211,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     this.fileStatus = { ...(this.fileStatus ?? { path }), lastError: { at, message, errors } };
     try {
       await this.db.transaction((tx) =>
-        this.store.setState(tx, RULES_FILE_ERROR, JSON.stringify(this.fileStatus!.lastError)),
+        this.state.setState(tx, RULES_FILE_ERROR, JSON.stringify(this.fileStatus!.lastError)),
       );
     } catch (e) {
       this.logger.warn(`cannot record the rules file error: ${(e as Error).message}`);
@@ -229,8 +231,8 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
   /** Status of the rules file as seen by any process (stored in monitor_state). */
   async rulesFileStatus(): Promise<RulesFileStatus | undefined> {
     if (this.fileStatus) return this.fileStatus;
-    const s = await this.store.getState(RULES_FILE_STATUS);
-    const err = await this.store.getState(RULES_FILE_ERROR);
+    const s = await this.state.getState(RULES_FILE_STATUS);
+    const err = await this.state.getState(RULES_FILE_ERROR);
     if (s === undefined && err === undefined) return undefined;
     const base = s === undefined ? { path: '' } : (JSON.parse(s) as RulesFileStatus);
     return err === undefined ? base : { ...base, lastError: JSON.parse(err) };
@@ -247,9 +249,9 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async refresh(force: boolean): Promise<void> {
-    const v = await this.store.rulesVersion();
+    const v = await this.ruleRepo.version();
     if (!force && v === this.version) return;
-    const stored = await this.store.listRules();
+    const stored = await this.ruleRepo.list();
     const rules: IdentityRule[] = [];
     for (const s of stored) {
       try {
@@ -264,11 +266,11 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async list(): Promise<StoredRule[]> {
-    return this.store.listRules();
+    return this.ruleRepo.list();
   }
 
   async get(name: string): Promise<StoredRule> {
-    const r = await this.store.getRule(name);
+    const r = await this.ruleRepo.get(name);
     if (!r) throw notFound(`rule '${name}'`);
     return r;
   }
@@ -296,24 +298,24 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     const rule = v.rules[0]!;
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      const existing = await this.store.txGetRule(tx, rule.id);
+      const existing = await this.ruleRepo.txGet(tx, rule.id);
       if (existing) throw conflict(`a rule named '${rule.id}' already exists (source: ${existing.source})`);
-      await this.store.upsertRule(tx, rule.id, 'api', rule.document, rule.digest, now);
-      await this.store.bumpRulesVersion(tx);
+      await this.ruleRepo.upsert(tx, rule.id, 'api', rule.document, rule.digest, now);
+      await this.ruleRepo.bumpVersion(tx);
     });
     await this.refresh(true);
     await this.notify([rule], 'api');
-    return { rule: (await this.store.getRule(rule.id))!, compiled: rule, warnings: v.warnings };
+    return { rule: (await this.ruleRepo.get(rule.id))!, compiled: rule, warnings: v.warnings };
   }
 
   async remove(name: string): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const existing = await this.store.txGetRule(tx, name);
+      const existing = await this.ruleRepo.txGet(tx, name);
       if (!existing) throw notFound(`rule '${name}'`);
       if (existing.source === 'file')
         throw conflict(`rule '${name}' comes from the rules file; remove it there`);
-      await this.store.deleteRule(tx, name);
-      await this.store.bumpRulesVersion(tx);
+      await this.ruleRepo.delete(tx, name);
+      await this.ruleRepo.bumpVersion(tx);
     });
     await this.refresh(true);
   }

@@ -77,6 +77,15 @@ export async function findStoredLeaves(
   return found;
 }
 
+/** Full stored rows with first <= idx < end, in index order (a gap shows as a missing index). */
+export async function entriesInRange(q: QueryFn, first: number, end: number): Promise<StoredEntry[]> {
+  const rows = await q(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`, [
+    first,
+    end,
+  ]);
+  return rows.map(entryFromRow);
+}
+
 /** Full stored rows at the given indices (any order). */
 export async function findStoredEntries(q: QueryFn, indices: readonly number[]): Promise<StoredEntry[]> {
   const out: StoredEntry[] = [];

@@ -1,0 +1,254 @@
+/** monitor_alerts and their audit trail (monitor_alert_audit). */
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { SqlTx } from '../../storage/database';
+import { VellumDatabase } from '../../storage/database';
+import { bytes, num, placeholders } from '../../storage/sql';
+import type { AlertEvidence, MonitorEventType } from '../monitor-events';
+import { optJson, optNum, optStr, type Row } from './columns';
+import { DeliveryRepository } from './delivery.repository';
+import { endpointsFor, type WebhookRecord } from './webhook.repository';
+
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved' | 'recorded';
+export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'resolved', 'recorded'];
+export const RESOLUTIONS = ['expected', 'compromise', 'false_positive'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+export interface NewAlert {
+  readonly id: string;
+  readonly type: MonitorEventType;
+  /** '' for log-level events. */
+  readonly ruleId: string;
+  readonly ruleDigest?: string;
+  readonly severity: string;
+  readonly action: 'alert' | 'record';
+  readonly expected: boolean;
+  readonly entryIndex?: number;
+  readonly leafHash?: string;
+  readonly uuid?: string;
+  readonly summary: string;
+  readonly identity: unknown;
+  readonly reasons: unknown;
+  readonly evidence?: AlertEvidence | Record<string, unknown>;
+  /** Exact webhook body bytes. */
+  readonly payload: Buffer;
+  readonly source: 'live' | 'backfill' | 'log';
+  /** Rule's `notify` list (webhook:<name> restricts delivery to those endpoints). */
+  readonly notify?: readonly string[];
+}
+
+export interface AlertRecord {
+  readonly id: string;
+  readonly type: string;
+  readonly ruleId: string;
+  readonly ruleDigest?: string;
+  readonly severity: string;
+  readonly action: string;
+  readonly expected: boolean;
+  readonly status: AlertStatus;
+  readonly entryIndex?: number;
+  readonly leafHash?: string;
+  readonly uuid?: string;
+  readonly summary: string;
+  readonly identity: unknown;
+  readonly reasons: unknown;
+  readonly evidence?: unknown;
+  readonly payload: Buffer;
+  readonly source: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly acknowledgedAt?: number;
+  readonly acknowledgedBy?: string;
+  readonly resolvedAt?: number;
+  readonly resolution?: string;
+  readonly resolutionNote?: string;
+}
+
+export interface AlertFilter {
+  readonly status?: AlertStatus;
+  readonly rule?: string;
+  readonly type?: string;
+  readonly sinceMs?: number;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface AuditRecord {
+  readonly action: string;
+  readonly actor?: string;
+  readonly detail?: unknown;
+  readonly at: number;
+}
+
+function alertFromRow(r: Row): AlertRecord {
+  return {
+    id: String(r.id),
+    type: String(r.type),
+    ruleId: String(r.rule_id),
+    ruleDigest: optStr(r.rule_digest),
+    severity: String(r.severity),
+    action: String(r.action),
+    expected: num(r.expected) === 1,
+    status: String(r.status) as AlertStatus,
+    entryIndex: optNum(r.entry_index),
+    leafHash: optStr(r.leaf_hash),
+    uuid: optStr(r.uuid),
+    summary: String(r.summary),
+    identity: JSON.parse(String(r.identity)),
+    reasons: JSON.parse(String(r.reasons)),
+    evidence: optJson(r.evidence),
+    payload: bytes(r.payload),
+    source: String(r.source),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    acknowledgedAt: optNum(r.acknowledged_at),
+    acknowledgedBy: optStr(r.acknowledged_by),
+    resolvedAt: optNum(r.resolved_at),
+    resolution: optStr(r.resolution),
+    resolutionNote: optStr(r.resolution_note),
+  };
+}
+
+@Injectable()
+export class AlertRepository {
+  constructor(
+    private readonly db: VellumDatabase,
+    private readonly deliveries: DeliveryRepository,
+  ) {}
+
+  /**
+   * Inserts the alert unless its id exists; true when inserted. A new deliverable alert queues
+   * one outbox row per matching enabled endpoint in the same transaction, so an alert that is
+   * committed is always delivered, and a replayed batch (same ids) queues nothing twice.
+   */
+  async insert(tx: SqlTx, a: NewAlert, now: number, endpoints: readonly WebhookRecord[]): Promise<boolean> {
+    const deliverable = a.action === 'alert' && !a.expected;
+    const n = await tx.execute(
+      'INSERT INTO monitor_alerts (id, type, rule_id, rule_digest, severity, action, expected, status, entry_index, ' +
+        'leaf_hash, uuid, summary, identity, reasons, evidence, payload, source, created_at, updated_at) ' +
+        `VALUES (${placeholders(19)}) ON CONFLICT (id) DO NOTHING`,
+      [
+        a.id,
+        a.type,
+        a.ruleId,
+        a.ruleDigest ?? null,
+        a.severity,
+        a.action,
+        a.expected ? 1 : 0,
+        deliverable ? 'open' : 'recorded',
+        a.entryIndex ?? null,
+        a.leafHash ?? null,
+        a.uuid ?? null,
+        a.summary,
+        JSON.stringify(a.identity ?? null),
+        JSON.stringify(a.reasons ?? []),
+        a.evidence === undefined ? null : JSON.stringify(a.evidence),
+        a.payload,
+        a.source,
+        now,
+        now,
+      ],
+    );
+    if (n !== 1) return false;
+    if (deliverable) {
+      const enabled = endpoints.filter((x) => x.enabled);
+      for (const e of endpointsFor(a.type, a.notify, enabled))
+        await this.deliveries.enqueue(tx, e.id, { id: a.id, type: a.type, body: a.payload }, now);
+    }
+    return true;
+  }
+
+  async get(id: string): Promise<AlertRecord | undefined> {
+    const rows = await this.db.read('SELECT * FROM monitor_alerts WHERE id = ?', [id]);
+    return rows.length === 0 ? undefined : alertFromRow(rows[0]!);
+  }
+
+  /** The alert's status as the transaction sees it, undefined if there is no such alert. */
+  async txStatus(tx: SqlTx, id: string): Promise<AlertStatus | undefined> {
+    const rows = await tx.query('SELECT status FROM monitor_alerts WHERE id = ?', [id]);
+    return rows.length === 0 ? undefined : (String(rows[0]!.status) as AlertStatus);
+  }
+
+  async markAcknowledged(tx: SqlTx, id: string, actor: string | undefined, now: number): Promise<void> {
+    await tx.execute(
+      "UPDATE monitor_alerts SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?",
+      [now, actor ?? null, now, id],
+    );
+  }
+
+  async markResolved(
+    tx: SqlTx,
+    id: string,
+    resolution: Resolution,
+    note: string | undefined,
+    now: number,
+  ): Promise<void> {
+    await tx.execute(
+      "UPDATE monitor_alerts SET status = 'resolved', resolved_at = ?, resolution = ?, resolution_note = ?, updated_at = ? WHERE id = ?",
+      [now, resolution, note ?? null, now, id],
+    );
+  }
+
+  /** One page, newest first, and the number of alerts matching the filter. */
+  async list(f: AlertFilter): Promise<{ alerts: AlertRecord[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.status !== undefined) {
+      where.push('status = ?');
+      params.push(f.status);
+    }
+    if (f.rule !== undefined) {
+      where.push('rule_id = ?');
+      params.push(f.rule);
+    }
+    if (f.type !== undefined) {
+      where.push('type = ?');
+      params.push(f.type);
+    }
+    if (f.sinceMs !== undefined) {
+      where.push('created_at >= ?');
+      params.push(f.sinceMs);
+    }
+    const w = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
+    const rows = await this.db.read(
+      `SELECT * FROM monitor_alerts${w} ORDER BY created_at DESC, entry_index DESC, id LIMIT ? OFFSET ?`,
+      [...params, f.limit, f.offset],
+    );
+    const total = await this.db.read(`SELECT COUNT(*) AS n FROM monitor_alerts${w}`, params);
+    return { alerts: rows.map(alertFromRow), total: num(total[0]!.n) };
+  }
+
+  async audit(
+    tx: SqlTx,
+    alertId: string,
+    action: string,
+    actor: string | undefined,
+    detail: unknown,
+    now: number,
+  ): Promise<void> {
+    await tx.execute(
+      'INSERT INTO monitor_alert_audit (id, alert_id, action, actor, detail, at) VALUES (?, ?, ?, ?, ?, ?)',
+      [
+        randomUUID(),
+        alertId,
+        action,
+        actor ?? null,
+        detail === undefined ? null : JSON.stringify(detail),
+        now,
+      ],
+    );
+  }
+
+  async auditLog(alertId: string): Promise<AuditRecord[]> {
+    const rows = await this.db.read(
+      'SELECT action, actor, detail, at FROM monitor_alert_audit WHERE alert_id = ? ORDER BY at, id',
+      [alertId],
+    );
+    return rows.map((r) => ({
+      action: String(r.action),
+      actor: optStr(r.actor),
+      detail: optJson(r.detail),
+      at: num(r.at),
+    }));
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * monitor_rules, and the rules version in monitor_state: every change to the rules bumps it in
+ * the same transaction, so another process sees a new version only with the rules that made it.
+ */
+import { Injectable } from '@nestjs/common';
+import type { SqlTx } from '../../storage/database';
+import { VellumDatabase } from '../../storage/database';
+import { num } from '../../storage/sql';
+import type { Row } from './columns';
+import { MonitorStateRepository } from './monitor-state.repository';
+
+export type RuleSource = 'api' | 'file';
+export interface StoredRule {
+  readonly name: string;
+  readonly source: RuleSource;
+  readonly document: unknown;
+  readonly digest: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+const RULES_VERSION = 'rules_version';
+
+function ruleFromRow(r: Row): StoredRule {
+  return {
+    name: String(r.name),
+    source: String(r.source) as RuleSource,
+    document: JSON.parse(String(r.document)),
+    digest: String(r.digest),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+@Injectable()
+export class RuleRepository {
+  constructor(
+    private readonly db: VellumDatabase,
+    private readonly state: MonitorStateRepository,
+  ) {}
+
+  async list(): Promise<StoredRule[]> {
+    const rows = await this.db.read('SELECT * FROM monitor_rules ORDER BY name');
+    return rows.map(ruleFromRow);
+  }
+
+  async get(name: string): Promise<StoredRule | undefined> {
+    const rows = await this.db.read('SELECT * FROM monitor_rules WHERE name = ?', [name]);
+    return rows.length === 0 ? undefined : ruleFromRow(rows[0]!);
+  }
+
+  async txGet(tx: SqlTx, name: string): Promise<StoredRule | undefined> {
+    const rows = await tx.query('SELECT * FROM monitor_rules WHERE name = ?', [name]);
+    return rows.length === 0 ? undefined : ruleFromRow(rows[0]!);
+  }
+
+  async txList(tx: SqlTx): Promise<StoredRule[]> {
+    const rows = await tx.query('SELECT * FROM monitor_rules ORDER BY name');
+    return rows.map(ruleFromRow);
+  }
+
+  async upsert(
+    tx: SqlTx,
+    name: string,
+    source: RuleSource,
+    document: unknown,
+    digest: string,
+    now: number,
+  ): Promise<void> {
+    await tx.execute(
+      'INSERT INTO monitor_rules (name, source, document, digest, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (name) DO UPDATE SET source = excluded.source, document = excluded.document, ' +
+        'digest = excluded.digest, updated_at = excluded.updated_at',
+      [name, source, JSON.stringify(document), digest, now, now],
+    );
+  }
+
+  async delete(tx: SqlTx, name: string): Promise<number> {
+    return tx.execute('DELETE FROM monitor_rules WHERE name = ?', [name]);
+  }
+
+  /** Committed rules version (0 before any change). */
+  async version(): Promise<number> {
+    const v = await this.state.getState(RULES_VERSION);
+    return v === undefined ? 0 : Number(v);
+  }
+
+  async bumpVersion(tx: SqlTx): Promise<void> {
+    const v = await this.state.txGetState(tx, RULES_VERSION);
+    await this.state.setState(tx, RULES_VERSION, String((v === undefined ? 0 : Number(v)) + 1));
+  }
+}
