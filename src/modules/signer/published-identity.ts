@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { checkpointNoteKey, verifyRekorCheckpoint } from '../../core/checkpoint';
-import { ed25519NoteVerifier, parseSignedNote } from '../../core/note';
+import { ed25519NoteVerifier, parseSignedNote, rekorKeyId } from '../../core/note';
 import { isVellumError } from '../../core/errors';
 import { LogPublicKey } from '../../core/keys';
 import { ConfigError, type VellumConfig } from '../config/config';
@@ -50,17 +50,20 @@ export interface PublishedIdentity {
 }
 
 /**
- * Checkpoints signed before the note key existed carry only the Rekor-style line; a C2SP line by
- * our name and the published note key's ID must verify, or the published key is not the signer's.
+ * Checkpoints signed before the note key existed carry only the Rekor-style line. A checkpoint
+ * with a further line by our name must carry one by the published note key that verifies, or the
+ * published key is not the one the sequencer signs with.
  */
 function checkNoteLine(note: string, hostname: string, logKey: LogPublicKey, noteKey: LogPublicKey): void {
   const verifier = ed25519NoteVerifier(hostname, checkpointNoteKey(logKey, noteKey));
   const { text, signatures } = parseSignedNote(note);
-  for (const sig of signatures) {
-    if (sig.name !== verifier.name || sig.keyId !== verifier.keyId) continue;
-    if (!verifier.verify(Buffer.from(text, 'utf8'), sig.signature)) {
-      throw new Error(`the C2SP line by ${hostname} does not verify under the published note key`);
-    }
+  const rekorHint = rekorKeyId(logKey.der);
+  const others = signatures.filter((s) => s.name === hostname && s.keyId !== rekorHint);
+  if (others.length === 0) return;
+  const mine = others.find((s) => s.keyId === verifier.keyId);
+  if (mine === undefined) throw new Error(`it has no line by ${hostname} with the published note key's ID`);
+  if (!verifier.verify(Buffer.from(text, 'utf8'), mine.signature)) {
+    throw new Error(`its line by ${hostname} does not verify under the published note key`);
   }
 }
 
@@ -132,7 +135,7 @@ export async function awaitPublishedIdentity(
           } catch (e) {
             throw new ConfigError(
               'NOTE_KEY_PATH',
-              `the C2SP line of the log's latest checkpoint (size ${cp.size}) does not verify under meta.note_public_key: ${(e as Error).message}`,
+              `the C2SP line of the log's latest checkpoint (size ${cp.size}) does not verify under meta.note_public_key: ${(e as Error).message}. Was NOTE_KEY_PATH (or DATA_DIR/note-key.pem) replaced?`,
             );
           }
         }
