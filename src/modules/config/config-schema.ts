@@ -162,7 +162,7 @@ export const envSchema = z.object({
     section: server,
     default: '`DATA_DIR/note-key.pem`, generated if absent',
     description:
-      'Ed25519 PEM private key for the C2SP line of each checkpoint when the log key is ECDSA (an Ed25519 log key signs that line itself)',
+      "Ed25519 PEM key signing each checkpoint's C2SP line when the log key is ECDSA (an Ed25519 log key signs it itself)",
   }),
   PUBLIC_URL: text(
     {
