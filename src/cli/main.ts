@@ -13,7 +13,7 @@ commands:
   openapi [--out FILE]        write the OpenAPI document (stdout without --out)
   trust-root --server URL [--out FILE] [--fulcio-root PEM] [--tsa-chain PEM]
                               write the log's Sigstore TrustedRoot (for cosign --trusted-root, sigstore-js)
-  signing-config --server URL [--out FILE] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]
+  signing-config --server URL [--out FILE] [--rekor-api 1|2] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]
                               write the log's Sigstore SigningConfig v0.2 (for cosign --signing-config)
   monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S]
           [--concurrency N] [--origin-hostname NAME] [--start-at-end]

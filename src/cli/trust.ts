@@ -5,6 +5,7 @@ import { pemDecodeAll } from '../core/encoding';
 import { isVellumError } from '../core/errors';
 import {
   extendSigningConfig,
+  withRekorVersions,
   type ExternalService,
   type SigningConfigJson,
 } from '../core/trust/signing-config';
@@ -18,7 +19,7 @@ import { parse, UsageError, withUsage } from './args';
 
 const TRUST_ROOT_USAGE = 'vellum trust-root --server URL [--out FILE] [--fulcio-root PEM] [--tsa-chain PEM]';
 const SIGNING_CONFIG_USAGE =
-  'vellum signing-config --server URL [--out FILE] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]';
+  'vellum signing-config --server URL [--out FILE] [--rekor-api 1|2] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]';
 
 function serverUrl(v: string | boolean | undefined): string {
   if (typeof v !== 'string' || v === '') throw new UsageError('--server URL is required (the running log)');
@@ -157,15 +158,21 @@ export function signingConfigCommand(argv: string[]): Promise<number> {
           'ca-url': { type: 'string' },
           'oidc-url': { type: 'string' },
           'tsa-url': { type: 'string' },
+          'rekor-api': { type: 'string' },
         });
+        const api = args['rekor-api'];
+        if (api !== undefined && api !== '1' && api !== '2') {
+          throw new UsageError(`--rekor-api must be 1 or 2, got ${JSON.stringify(api)}`);
+        }
         const server = serverUrl(args.server);
         const config = (await fetchJson(`${server}/api/v1/signingConfig`)) as SigningConfigJson;
         // Extra services are listed as valid from the log's own start.
         const validFrom = config.rekorTlogUrls?.[0]?.validFor?.start;
         if (typeof validFrom !== 'string')
           throw new Error(`${server} answered a SigningConfig without rekorTlogUrls`);
+        const faces = api === undefined ? config : withRekorVersions(config, [Number(api)]);
         emit(
-          extendSigningConfig(config, {
+          extendSigningConfig(faces, {
             caUrls: externalService(args['ca-url'], '--ca-url', validFrom),
             oidcUrls: externalService(args['oidc-url'], '--oidc-url', validFrom),
             tsaUrls: externalService(args['tsa-url'], '--tsa-url', validFrom),

@@ -15,6 +15,7 @@ import { LogPublicKey, LogSigningKey } from '../../src/core/keys';
 import {
   buildSigningConfig,
   extendSigningConfig,
+  withRekorVersions,
   SIGNING_CONFIG_MEDIA_TYPE,
 } from '../../src/core/trust/signing-config';
 import {
@@ -222,5 +223,10 @@ describe('SigningConfig v0.2', () => {
       invalidArg,
     );
     assert.throws(() => buildSigningConfig({ ...base, baseUrl: 'https://log.example/' }), invalidArg);
+    assert.deepEqual(
+      withRekorVersions(sc, [1]).rekorTlogUrls.map((s) => s.majorApiVersion),
+      [1],
+    );
+    assert.throws(() => withRekorVersions(sc, [3]), invalidArg);
   });
 });

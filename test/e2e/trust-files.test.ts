@@ -229,6 +229,12 @@ for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
         sc.tsaUrls.map((s: any) => s.url),
         ['https://tsa.example/api/v1/timestamp'],
       );
+      const v1Only = await vellum(['signing-config', '--server', server.url, '--rekor-api', '1']);
+      assert.equal(v1Only.code, 0, v1Only.stderr);
+      assert.deepEqual(
+        JSON.parse(v1Only.stdout).rekorTlogUrls.map((s: any) => s.majorApiVersion),
+        [1],
+      );
       const parsed = SigningConfig.fromJSON(sc);
       assert.equal(parsed.rekorTlogUrls.length, 2);
       assert.equal(parsed.tsaUrls[0]!.operator, 'tsa.example');
@@ -238,6 +244,9 @@ for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
 
 describe('trust CLI errors', () => {
   test('no --server is a usage error (2); an unreachable server fails (1); a bad chain file is a usage error', async () => {
+    const badApi = await vellum(['signing-config', '--server', 'http://127.0.0.1:9', '--rekor-api', '3']);
+    assert.equal(badApi.code, 2);
+    assert.match(badApi.stderr, /--rekor-api must be 1 or 2/);
     const none = await vellum(['trust-root']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--server URL is required/);

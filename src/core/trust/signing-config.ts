@@ -106,3 +106,16 @@ export function extendSigningConfig(
     ...(tsaUrls.length === 0 ? {} : { tsaConfig: config.tsaConfig ?? { selector: 'ANY' as const } }),
   };
 }
+
+/**
+ * Keeps only the listed Rekor API versions. Without a TSA, a Rekor v2 entry (no SET, no
+ * integrated time) gives a verifier no timestamp, so a client signing without a TSA should be
+ * handed the v1 face only; clients otherwise pick the highest version they support.
+ */
+export function withRekorVersions(config: SigningConfigJson, versions: readonly number[]): SigningConfigJson {
+  const rekorTlogUrls = config.rekorTlogUrls.filter((s) => versions.includes(s.majorApiVersion));
+  if (rekorTlogUrls.length === 0) {
+    throw new VellumError('INVALID_ARGUMENT', `no Rekor service with API version ${versions.join(' or ')}`);
+  }
+  return { ...config, rekorTlogUrls };
+}
