@@ -72,18 +72,17 @@ export function buildSigningConfig(input: SigningConfigInput): SigningConfigJson
       { url: input.baseUrl, majorApiVersion, validFrom: input.validFrom, operator: input.operator },
       `Rekor v${majorApiVersion}`,
     );
-  const tsaUrls = (input.tsaUrls ?? []).map((s) => service(s, 'TSA'));
-  return {
+  const base: SigningConfigJson = {
     mediaType: SIGNING_CONFIG_MEDIA_TYPE,
-    caUrls: (input.caUrls ?? []).map((s) => service(s, 'CA')),
-    oidcUrls: (input.oidcUrls ?? []).map((s) => service(s, 'OIDC')),
+    caUrls: [],
+    oidcUrls: [],
     // Highest version first, as the public Sigstore SigningConfig orders it.
     rekorTlogUrls: [log(2), log(1)],
     // One log, one tree: signing into either face is the same; ANY = use one.
     rekorTlogConfig: { selector: 'ANY' },
-    tsaUrls,
-    ...(tsaUrls.length === 0 ? {} : { tsaConfig: { selector: 'ANY' as const } }),
+    tsaUrls: [],
   };
+  return extendSigningConfig(base, input);
 }
 
 /** Adds Fulcio, OIDC and TSA services to a SigningConfig, e.g. one fetched from the log. */
