@@ -11,6 +11,10 @@ commands:
                               verify an entry, its SET and inclusion proof, and the log's consistency
                               with the checkpoint seen last time
   openapi [--out FILE]        write the OpenAPI document (stdout without --out)
+  trust-root --server URL [--out FILE] [--fulcio-root PEM] [--tsa-chain PEM]
+                              write the log's Sigstore TrustedRoot (for cosign --trusted-root, sigstore-js)
+  signing-config --server URL [--out FILE] [--rekor-api 1|2] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]
+                              write the log's Sigstore SigningConfig v0.2 (for cosign --signing-config)
   monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S]
           [--concurrency N] [--origin-hostname NAME] [--start-at-end]
                               independent monitor: tail a Rekor v1 log, verify checkpoints, consistency
@@ -33,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./verify')).verifyCommand(rest);
     case 'openapi':
       return (await import('./openapi')).openapiCommand(rest);
+    case 'trust-root':
+      return (await import('./trust')).trustRootCommand(rest);
+    case 'signing-config':
+      return (await import('./trust')).signingConfigCommand(rest);
     case 'monitor':
       return (await import('./monitor-command')).monitorCommand(rest);
     case 'bench':

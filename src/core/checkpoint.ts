@@ -11,6 +11,8 @@ import { decodeBase64Strict, isWellFormedUnicode } from './encoding';
 import type { LogPublicKey, LogSigningKey } from './keys';
 import {
   c2spKeyHash,
+  ed25519NoteSigner,
+  formatVerifierKey,
   NOTE_KEY_TYPE,
   isValidNoteName,
   parseSignedNote,
@@ -113,6 +115,69 @@ export function rekorNoteVerifier(signerName: string, key: LogPublicKey): NoteVe
 /** The full note: checkpoint text, blank line, exactly one signature line. */
 export function signRekorCheckpoint(cp: Checkpoint, key: LogSigningKey, signerName: string): string {
   return signNote(formatCheckpoint(cp), [rekorNoteSigner(signerName, key)]);
+}
+
+/**
+ * Every Vellum checkpoint: first the Rekor-style line by the log key (what Rekor v1 clients and
+ * sigstore-js match by logID[0:4]), then a C2SP type 0x01 Ed25519 line with the same name, so
+ * generic note verifiers, witnesses and Rekor v2 clients (key hint = v2 log ID[0:4]) verify it too.
+ * An Ed25519 log key signs that second line itself (its C2SP key ID differs from SHA-256(SPKI)[:4]);
+ * an ECDSA log key needs a separate Ed25519 note key for it.
+ */
+export function logCheckpointSigners(
+  signerName: string,
+  logKey: LogSigningKey,
+  noteKey: LogSigningKey | undefined,
+): NoteSigner[] {
+  if (logKey.algorithm === 'ed25519') {
+    if (noteKey !== undefined && !noteKey.publicKey.der.equals(logKey.publicKey.der)) {
+      throw new VellumError(
+        'INVALID_KEY',
+        'an Ed25519 log key signs the C2SP line itself; no note key is used',
+      );
+    }
+    return [rekorNoteSigner(signerName, logKey), ed25519NoteSigner(signerName, logKey)];
+  }
+  if (noteKey === undefined)
+    throw new VellumError('INVALID_KEY', 'an ECDSA log key needs an Ed25519 note key');
+  return [rekorNoteSigner(signerName, logKey), ed25519NoteSigner(signerName, noteKey)];
+}
+
+/** The full two-line checkpoint note (see logCheckpointSigners); deterministic signatures. */
+export function signLogCheckpoint(
+  cp: Checkpoint,
+  signerName: string,
+  logKey: LogSigningKey,
+  noteKey: LogSigningKey | undefined,
+): string {
+  return signNote(formatCheckpoint(cp), logCheckpointSigners(signerName, logKey, noteKey));
+}
+
+/**
+ * The Ed25519 key behind a log's C2SP 0x01 checkpoint line: the log key itself when it is
+ * Ed25519, else the note key.
+ */
+export function checkpointNoteKey(logKey: LogPublicKey, noteKey: LogPublicKey | undefined): LogPublicKey {
+  if (logKey.algorithm === 'ed25519') return logKey;
+  if (noteKey === undefined || noteKey.algorithm !== 'ed25519') {
+    throw new VellumError('INVALID_KEY', 'an ECDSA log key needs an Ed25519 note key');
+  }
+  return noteKey;
+}
+
+/**
+ * The C2SP verifier keys (vkeys) of a log's checkpoints. ECDSA: the 0x02 vkey, whose key ID is
+ * SHA-256(SPKI)[:4] and so names the Rekor-style line, and the note key's 0x01 vkey. Ed25519: only
+ * the 0x01 vkey, since the Rekor-style line's SPKI-hash key ID matches no C2SP key type.
+ */
+export function logVerifierKeys(
+  signerName: string,
+  logKey: LogPublicKey,
+  noteKey: LogPublicKey | undefined,
+): string[] {
+  const c2sp = formatVerifierKey(signerName, NOTE_KEY_TYPE.ed25519, checkpointNoteKey(logKey, noteKey).raw);
+  if (logKey.algorithm === 'ed25519') return [c2sp];
+  return [formatVerifierKey(signerName, NOTE_KEY_TYPE.ecdsa, logKey.der), c2sp];
 }
 
 /**

@@ -30,6 +30,9 @@ test('the committed openapi/openapi.json is what `vellum openapi` generates from
     'searchIndex',
     'getCheckpoint',
     'getTile',
+    'getTrustedRoot',
+    'getSigningConfig',
+    'getCheckpointVerifierKeys',
   ]) {
     assert.ok(ops.includes(id), `operation ${id} is documented`);
   }

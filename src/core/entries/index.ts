@@ -31,6 +31,7 @@ import {
 import { prepareHashedRekord } from './hashedrekord';
 import { prepareDsse } from './dsse';
 import { prepareIntoto } from './intoto';
+import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles/tiles';
 
 export type { PreparedEntry } from './types';
 export type { SignatureVerifier, DigestAlgorithm } from './verifier';
@@ -165,6 +166,18 @@ function prepare(input: unknown, verifier: SignatureVerifier, opts: PrepareOptio
     if (isVellumError(e, 'INVALID_ARGUMENT'))
       throw invalidEntry('entry contains a string that is not valid Unicode');
     throw e;
+  }
+  // Size policy, here where every entry (v1 and v2 kinds alike) gets its canonical body: C2SP
+  // tlog-tiles entry bundles prefix each body with a uint16 length, so a larger body could be
+  // logged but never served as tiles. Refused at submission instead; a search may still name
+  // such an entry (it finds nothing).
+  if (!opts.forSearch && body.length > MAX_BUNDLE_ENTRY_SIZE) {
+    throw new VellumError(
+      'TOO_LARGE',
+      `canonicalized entry is ${body.length} bytes; this log accepts entries of at most ${MAX_BUNDLE_ENTRY_SIZE} bytes ` +
+        'once canonicalized (C2SP tlog-tiles entry bundles carry a 16-bit length)',
+      { limit: MAX_BUNDLE_ENTRY_SIZE },
+    );
   }
   return {
     kind,

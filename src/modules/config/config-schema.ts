@@ -157,6 +157,26 @@ export const envSchema = z.object({
     description:
       'checkpoint signer name and origin prefix (`<LOG_HOSTNAME> - <treeID>`); must be a substring of the URL clients use',
   }),
+  // Trust files and the C2SP checkpoint line (Rekor v2 / tlog-tiles face).
+  NOTE_KEY_PATH: text({
+    section: server,
+    default: '`DATA_DIR/note-key.pem`, generated if absent',
+    description:
+      "Ed25519 PEM key signing each checkpoint's C2SP line when the log key is ECDSA (an Ed25519 log key signs it itself)",
+  }),
+  PUBLIC_URL: text(
+    {
+      section: server,
+      default: '`http://LOG_HOSTNAME`',
+      description:
+        "the log's public base URL, written into the TrustedRoot and SigningConfig; must contain `LOG_HOSTNAME`",
+    },
+    (raw, fail) => {
+      const u = URL.canParse(raw) ? new URL(raw) : fail('is not a valid URL');
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('must be an http:// or https:// URL');
+      if (u.search !== '' || u.hash !== '') fail('must have no query or fragment');
+    },
+  ),
   BATCH_MAX_SIZE: int(
     {
       section: server,

@@ -17,6 +17,12 @@ export interface VellumConfig {
   readonly signingKeyPath: string;
   /** True when SIGNING_KEY_PATH was given explicitly: then the file must exist, nothing is generated. */
   readonly signingKeyExplicit: boolean;
+  /** Ed25519 PEM key signing each checkpoint's C2SP line when the log key is ECDSA. */
+  readonly noteKeyPath: string;
+  /** True when NOTE_KEY_PATH was given explicitly: then the file must exist. */
+  readonly noteKeyExplicit: boolean;
+  /** The log's public base URL (no trailing slash), as trust files name it; contains logHostname. */
+  readonly publicUrl: string;
   /** Checkpoint signer name; must be a substring of the URL clients use (sigstore-js checks it). */
   readonly logHostname: string;
   readonly batchMaxSize: number;
@@ -95,6 +101,18 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('LOG_HOSTNAME', 'must be non-empty with no spaces and no "+"');
   }
 
+  const noteKeyExplicit = e.NOTE_KEY_PATH !== undefined;
+  const noteKeyPath =
+    e.NOTE_KEY_PATH !== undefined ? resolvePath(e.NOTE_KEY_PATH, cwd) : join(dataDir, 'note-key.pem');
+  const publicUrl = (e.PUBLIC_URL ?? `http://${logHostname}`).replace(/\/+$/, '');
+  // sigstore-js accepts a checkpoint line only when the trusted root's baseUrl contains its name.
+  if (!publicUrl.includes(logHostname)) {
+    throw new ConfigError(
+      'PUBLIC_URL',
+      `${publicUrl} does not contain LOG_HOSTNAME ${JSON.stringify(logHostname)}; clients match the checkpoint signer name against this URL`,
+    );
+  }
+
   const redisUrl = e.REDIS_URL;
   const role = e.ROLE;
   // Split roles are separate processes sharing the log: they need a database every process can
@@ -119,6 +137,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     database,
     signingKeyPath,
     signingKeyExplicit,
+    noteKeyPath,
+    noteKeyExplicit,
+    publicUrl,
     logHostname,
     batchMaxSize: e.BATCH_MAX_SIZE,
     batchMaxAgeMs: e.BATCH_MAX_AGE_MS,

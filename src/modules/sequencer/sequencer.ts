@@ -150,7 +150,7 @@ export class Sequencer {
     // private key (API replicas, monitors). Fenced, so only the lease holder ever writes it.
     await this.db.transaction(async (tx) => {
       await this.lease.fence(tx);
-      await publishPublicKey(tx, this.identity.publicKey);
+      await publishPublicKey(tx, this.identity.publicKey, this.identity.noteKey);
     });
     this.logger.log(
       `log ${this.identity.origin} at size ${this.appender.size}, root ${this.appender.root().toString('hex')}`,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { signRekorCheckpoint } from '../../core/checkpoint';
+import { signLogCheckpoint } from '../../core/checkpoint';
 import type { LogSigningKey } from '../../core/keys';
 import { signSet, type SetFields } from '../../core/set';
 import { LogIdentity } from './log-identity';
@@ -10,6 +10,8 @@ export class LogSigner {
   constructor(
     private readonly key: LogSigningKey,
     private readonly identity: LogIdentity,
+    /** Ed25519 key for the C2SP checkpoint line; undefined when the log key is Ed25519. */
+    private readonly noteKey?: LogSigningKey,
   ) {}
 
   /** Signed entry timestamp over {body, integratedTime, logID, logIndex}: randomised ECDSA (DER) or Ed25519. */
@@ -17,12 +19,13 @@ export class LogSigner {
     return signSet(this.key, fields);
   }
 
-  /** The full Rekor-style checkpoint note for this tree (deterministic signature). */
+  /** The checkpoint note for this tree: Rekor-style line, then the C2SP line (deterministic signatures). */
   signCheckpoint(size: number, root: Buffer): string {
-    return signRekorCheckpoint(
+    return signLogCheckpoint(
       { origin: this.identity.origin, size, rootHash: root, extensions: [] },
-      this.key,
       this.identity.hostname,
+      this.key,
+      this.noteKey,
     );
   }
 }

@@ -1,16 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
-import { verifyRekorCheckpoint } from '../../core/checkpoint';
+import { checkpointNoteKey, verifyRekorCheckpoint } from '../../core/checkpoint';
+import { ed25519NoteVerifier, parseSignedNote, rekorKeyId } from '../../core/note';
 import { isVellumError } from '../../core/errors';
 import { LogPublicKey } from '../../core/keys';
 import { ConfigError, type VellumConfig } from '../config/config';
 import type { SqlTx, VellumDatabase } from '../storage/database';
 import { latestCheckpoint } from '../storage/log-queries';
 
-/** `meta` keys: the tree id (fixed at first boot) and the log's public key (published by the sequencer). */
+/**
+ * `meta` keys: the tree id (fixed at first boot), the log's public key and, for an ECDSA log key,
+ * the Ed25519 note key of the checkpoints' C2SP line (both published by the sequencer).
+ */
 export const META_TREE_ID = 'tree_id';
 export const META_PUBLIC_KEY = 'public_key';
+export const META_NOTE_PUBLIC_KEY = 'note_public_key';
 
 /** Roles whose processes hold the private key: the only ones that can sequence. */
 export function roleSigns(role: VellumConfig['role']): boolean {
@@ -28,16 +33,38 @@ async function readMeta(db: VellumDatabase, key: string): Promise<string | undef
  * lease holder after that check, so `meta.public_key` is always the key the checkpoints verify
  * under. A crash before COMMIT leaves the previous value (or none); the next start writes it.
  */
-export async function publishPublicKey(tx: SqlTx, key: LogPublicKey): Promise<void> {
-  await tx.execute(
-    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    [META_PUBLIC_KEY, key.pem],
-  );
+export async function publishPublicKey(tx: SqlTx, key: LogPublicKey, noteKey?: LogPublicKey): Promise<void> {
+  const upsert =
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+  await tx.execute(upsert, [META_PUBLIC_KEY, key.pem]);
+  if (key.algorithm !== 'ed25519') {
+    await tx.execute(upsert, [META_NOTE_PUBLIC_KEY, checkpointNoteKey(key, noteKey).pem]);
+  }
 }
 
 export interface PublishedIdentity {
   readonly treeId: string;
   readonly publicKey: LogPublicKey;
+  /** The note key of an ECDSA log (undefined for Ed25519, whose log key signs the C2SP line). */
+  readonly noteKey: LogPublicKey | undefined;
+}
+
+/**
+ * Checkpoints signed before the note key existed carry only the Rekor-style line. A checkpoint
+ * with a further line by our name must carry one by the published note key that verifies, or the
+ * published key is not the one the sequencer signs with.
+ */
+function checkNoteLine(note: string, hostname: string, logKey: LogPublicKey, noteKey: LogPublicKey): void {
+  const verifier = ed25519NoteVerifier(hostname, checkpointNoteKey(logKey, noteKey));
+  const { text, signatures } = parseSignedNote(note);
+  const rekorHint = rekorKeyId(logKey.der);
+  const others = signatures.filter((s) => s.name === hostname && s.keyId !== rekorHint);
+  if (others.length === 0) return;
+  const mine = others.find((s) => s.keyId === verifier.keyId);
+  if (mine === undefined) throw new Error(`it has no line by ${hostname} with the published note key's ID`);
+  if (!verifier.verify(Buffer.from(text, 'utf8'), mine.signature)) {
+    throw new Error(`its line by ${hostname} does not verify under the published note key`);
+  }
 }
 
 function parsePem(pem: string, where: string, variable?: string): LogPublicKey {
@@ -84,9 +111,12 @@ export async function awaitPublishedIdentity(
     try {
       const treeId = await readMeta(db, META_TREE_ID);
       const metaPem = await readMeta(db, META_PUBLIC_KEY);
+      const notePem = await readMeta(db, META_NOTE_PUBLIC_KEY);
       const cp = await latestCheckpoint((sql, params) => db.read(sql, params));
       const key = fileKey ?? (metaPem === undefined ? undefined : parsePem(metaPem, 'meta.public_key'));
-      if (treeId !== undefined && key !== undefined && cp !== undefined) {
+      const noteKey = notePem === undefined ? undefined : parsePem(notePem, 'meta.note_public_key');
+      const noteKeyMissing = key !== undefined && key.algorithm !== 'ed25519' && noteKey === undefined;
+      if (treeId !== undefined && key !== undefined && cp !== undefined && !noteKeyMissing) {
         try {
           verifyRekorCheckpoint(cp.note, key, config.logHostname);
         } catch (e) {
@@ -99,16 +129,27 @@ export async function awaitPublishedIdentity(
               "Every process of one log needs the same LOG_HOSTNAME, and PUBLIC_KEY_PATH must be the sequencer key's public half",
           );
         }
+        if (key.algorithm !== 'ed25519') {
+          try {
+            checkNoteLine(cp.note, config.logHostname, key, noteKey!);
+          } catch (e) {
+            throw new ConfigError(
+              'NOTE_KEY_PATH',
+              `the C2SP line of the log's latest checkpoint (size ${cp.size}) does not verify under meta.note_public_key: ${(e as Error).message}. Was NOTE_KEY_PATH (or DATA_DIR/note-key.pem) replaced?`,
+            );
+          }
+        }
         if (waitingSince !== undefined) logger.log('the sequencer has initialised the log');
         logger.log(
           `log public key (logID ${key.logIdHex}) from ${fileKey !== undefined ? 'PUBLIC_KEY_PATH' : 'the database'}`,
         );
-        return { treeId, publicKey: key };
+        return { treeId, publicKey: key, noteKey };
       }
       problem = [
         treeId === undefined ? 'no tree id' : '',
         key === undefined ? 'no published public key' : '',
         cp === undefined ? 'no checkpoint' : '',
+        noteKeyMissing ? 'no published note key' : '',
       ]
         .filter((s) => s !== '')
         .join(', ');

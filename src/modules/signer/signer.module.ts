@@ -5,7 +5,7 @@ import { VellumDatabase } from '../storage/database';
 import { LogIdentity } from './log-identity';
 import { LogSigner } from './log-signer';
 import { awaitPublishedIdentity, roleSigns } from './published-identity';
-import { loadOrCreateSigningKey } from './signing-key';
+import { loadOrCreateNoteKey, loadOrCreateSigningKey } from './signing-key';
 
 /** Injection token of the log's LogSigningKey (private), or null in roles that do not sign. Only LogSigner should inject it. */
 export const LOG_SIGNING_KEY = Symbol('LOG_SIGNING_KEY');
@@ -13,12 +13,15 @@ export const LOG_SIGNING_KEY = Symbol('LOG_SIGNING_KEY');
 export const LOG_PUBLIC_KEY = Symbol('LOG_PUBLIC_KEY');
 /** Tree id and public key published by the sequencer, for roles without the private key (null in signing roles). */
 const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
+/** The Ed25519 note key (private) of an ECDSA log in signing roles; null otherwise. */
+const NOTE_SIGNING_KEY = Symbol('NOTE_SIGNING_KEY');
 
 /**
  * The log's key and identity.
  *
  * Signing roles (ROLE=all, sequencer) load SIGNING_KEY_PATH, or generate an ECDSA P-256 key into
- * DATA_DIR (mode 0600) on first boot, and create the tree id. Every other role (api, monitor)
+ * DATA_DIR (mode 0600) on first boot, and create the tree id; with an ECDSA log key also the
+ * Ed25519 note key (NOTE_KEY_PATH, generated likewise) that signs each checkpoint's C2SP line. Every other role (api, monitor)
  * never touches a private key: LOG_SIGNING_KEY and LogSigner are null there, and the public key
  * and tree id come from PUBLIC_KEY_PATH / the database (see awaitPublishedIdentity), waiting for
  * a sequencer to have initialised the log. Needs StorageModule (the tree id lives in `meta`).
@@ -48,6 +51,27 @@ const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
       },
     },
     {
+      provide: NOTE_SIGNING_KEY,
+      inject: [LOG_SIGNING_KEY, VELLUM_CONFIG],
+      useFactory: (logKey: LogSigningKey | null, config: VellumConfig): LogSigningKey | null => {
+        if (logKey === null) return null;
+        const loaded = loadOrCreateNoteKey(config, logKey);
+        if (loaded === null) return null;
+        const logger = new Logger('Signer');
+        logger.log(
+          `${loaded.generated ? 'generated a new' : 'loaded'} Ed25519 note key ${loaded.generated ? 'at' : 'from'} ${config.noteKeyPath}` +
+            ` (signs the C2SP line of every checkpoint)`,
+        );
+        if (loaded.looseMode !== undefined) {
+          logger.warn(
+            `${config.noteKeyPath} has mode ${loaded.looseMode.toString(8).padStart(4, '0')}; ` +
+              'the note key should be readable by its owner only (chmod 600)',
+          );
+        }
+        return loaded.key;
+      },
+    },
+    {
       provide: PUBLISHED_IDENTITY,
       inject: [LOG_SIGNING_KEY, VellumDatabase, VELLUM_CONFIG],
       useFactory: (key: LogSigningKey | null, db: VellumDatabase, config: VellumConfig) =>
@@ -63,22 +87,26 @@ const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
     },
     {
       provide: LogIdentity,
-      inject: [VellumDatabase, LOG_PUBLIC_KEY, VELLUM_CONFIG, PUBLISHED_IDENTITY],
+      inject: [VellumDatabase, LOG_PUBLIC_KEY, VELLUM_CONFIG, PUBLISHED_IDENTITY, NOTE_SIGNING_KEY],
       useFactory: (
         db: VellumDatabase,
         pub: LogPublicKey,
         config: VellumConfig,
         published: Awaited<ReturnType<typeof awaitPublishedIdentity>> | null,
+        noteKey: LogSigningKey | null,
       ) =>
         published !== null
-          ? new LogIdentity(published.treeId, pub, config.logHostname)
-          : LogIdentity.load(db, pub, config.logHostname),
+          ? new LogIdentity(published.treeId, pub, config.logHostname, published.noteKey)
+          : LogIdentity.load(db, pub, config.logHostname, noteKey?.publicKey),
     },
     {
       provide: LogSigner,
-      inject: [LOG_SIGNING_KEY, LogIdentity],
-      useFactory: (key: LogSigningKey | null, identity: LogIdentity): LogSigner | null =>
-        key === null ? null : new LogSigner(key, identity),
+      inject: [LOG_SIGNING_KEY, LogIdentity, NOTE_SIGNING_KEY],
+      useFactory: (
+        key: LogSigningKey | null,
+        identity: LogIdentity,
+        noteKey: LogSigningKey | null,
+      ): LogSigner | null => (key === null ? null : new LogSigner(key, identity, noteKey ?? undefined)),
     },
   ],
   exports: [LogIdentity, LogSigner, LOG_PUBLIC_KEY],

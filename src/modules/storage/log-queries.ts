@@ -165,3 +165,9 @@ export async function searchIndex(
         );
   return rows.map((r) => bytes(r.leaf_hash));
 }
+
+/** When the log's first checkpoint (the empty tree's) was stored, in ms; undefined before first boot. */
+export async function logCreatedAtMs(q: QueryFn): Promise<number | undefined> {
+  const rows = await q('SELECT created_at FROM checkpoints ORDER BY size ASC LIMIT 1');
+  return rows[0] === undefined ? undefined : num(rows[0].created_at);
+}
