@@ -4,12 +4,13 @@ import { LogModule } from '../log/log.module';
 import { SequencerModule } from '../sequencer/sequencer.module';
 import { SignerModule } from '../signer/signer.module';
 import { TilesModule } from '../tiles/tiles.module';
+import { V2Module } from '../v2/v2.module';
 import { IndexController } from './index.controller';
 import { LogController } from './log.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
-  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule],
+  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule, V2Module],
   controllers: [LogController, IndexController, OpsController],
 })
 export class ApiModule {}

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger, NotFoundExceptio
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { VELLUM_CONFIG, VellumConfig } from '../config/config';
 import { toHttpError } from './http-error';
+import { REKOR_V2_PREFIX, toRekorV2Error } from './rekor-v2-error';
 import { RouteTable } from './route-table';
 
 /**
@@ -49,7 +50,8 @@ export class VellumExceptionFilter implements ExceptionFilter {
       return;
     }
 
-    const res = toHttpError(exception, this.config.maxEntryBytes, req.headers['content-type']);
+    let res = toHttpError(exception, this.config.maxEntryBytes, req.headers['content-type']);
+    if (req.url.startsWith(REKOR_V2_PREFIX)) res = toRekorV2Error(res, exception);
     if (res.internal) {
       const e = exception as Error;
       this.logger.error(`${req.method} ${req.url}: ${e?.stack ?? String(exception)}`);
