@@ -8,10 +8,11 @@
  *
  * sigstore-js 4.x sends `PKIX_ECDSA_P256_SHA_256` whatever its key is. The rule here:
  *  - `keyDetails` must be a known PublicKeyDetails name (or its enum number, as protobuf JSON allows);
- *  - if it names an algorithm of the key's own family (RSA, ECDSA, Ed25519) it must be the allowed
- *    one for that key (a P-384 key labelled P384_SHA_256, an RSA key labelled PSS, or pure
- *    PKIX_ED25519 on a hashedrekord are refused, as rekor-tiles refuses them);
- *  - if it names another family, it is the sigstore-js label and the key decides.
+ *  - `PKIX_ECDSA_P256_SHA_256` on a key that is not P-256 is the sigstore-js label: the key decides;
+ *  - otherwise, a name of the key's own family (RSA, ECDSA, Ed25519) must be the allowed one for
+ *    that key (a P-384 key labelled P384_SHA_256, an RSA key labelled PSS, or pure PKIX_ED25519
+ *    on a hashedrekord are refused, as rekor-tiles refuses them);
+ *  - a name of another family is a mislabel of the same kind, and the key decides too.
  * Consequence for a pure-Ed25519 signer behind the P-256 label: its key stands for Ed25519ph over a
  * SHA-512 digest, so a hashedrekord carrying a 32-byte SHA-256 digest is refused for its digest
  * length, while a DSSE envelope (signed over the PAE bytes, pure Ed25519) is accepted. rekor-tiles
@@ -53,6 +54,9 @@ export const PUBLIC_KEY_DETAILS: Readonly<Record<string, number>> = {
 const NAME_BY_NUMBER: ReadonlyMap<number, string> = new Map(
   Object.entries(PUBLIC_KEY_DETAILS).map(([name, n]) => [n, name]),
 );
+
+/** What sigstore-js 4.x sends as keyDetails for every key. */
+const SIGSTORE_JS_LABEL = 'PKIX_ECDSA_P256_SHA_256';
 
 type Family = 'rsa' | 'ecdsa' | 'ed25519' | 'other';
 
@@ -111,6 +115,7 @@ function allowedFor(key: ArtifactKey): V2Algorithm {
 /** The algorithm a verifier stands for (see the rule above); INVALID_SIGNATURE when not allowed. */
 export function effectiveAlgorithm(key: ArtifactKey, declared: string): V2Algorithm {
   const allowed = allowedFor(key);
+  if (declared === SIGSTORE_JS_LABEL) return allowed;
   if (familyOf(declared) === key.algorithm && declared !== allowed.keyDetails) {
     throw badSignature(
       `keyDetails ${declared} is not allowed for this ${key.algorithm.toUpperCase()} key (allowed: ${allowed.keyDetails})`,

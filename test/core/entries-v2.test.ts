@@ -1,0 +1,686 @@
+/**
+ * Rekor v2 CreateEntryRequest parser: bodies equal to real rekor-tiles bodies, every allowed key
+ * type signing with node:crypto (or @noble/curves for Ed25519ph, which node:crypto lacks), the
+ * sigstore-js quirks, and a reject table. Signatures are checked with both the reference verifier
+ * and the fast one. Expected bodies are built here from the proto field names, not by the parser.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { ed25519, ed25519ph } from '@noble/curves/ed25519';
+import { prepareV2Entry } from '../../src/core/entries/v2';
+import { referenceVerifier, type SignatureVerifier } from '../../src/core/entries';
+import { pae } from '../../src/core/entries/common';
+import { canonicalBytes } from '../../src/core/jcs';
+import { isVellumError } from '../../src/core/errors';
+import { createFastVerifier } from '../../src/crypto/fast-verifier';
+import { buildCertificate } from '../support/x509-builder';
+import { verifyInclusion } from '../support/verifier';
+import { repoRoot } from '../support/paths';
+
+const VERIFIERS: ReadonlyArray<[string, SignatureVerifier]> = [
+  ['reference', referenceVerifier],
+  ['fast', createFastVerifier()],
+];
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const ARTIFACT = Buffer.from('vellum v2 artifact\n');
+
+interface Signer {
+  readonly name: string;
+  readonly spki: Buffer;
+  readonly keyDetails: string;
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  /** Signature over ARTIFACT whose digest (with `hash`) the hashedrekord carries. */
+  signArtifact(data: Buffer): Buffer;
+  /** Signature over DSSE PAE bytes. */
+  signMessage(data: Buffer): Buffer;
+}
+
+function nodeSigner(
+  name: string,
+  keys: { privateKey: KeyObject; publicKey: KeyObject },
+  keyDetails: string,
+  hash: Signer['hash'],
+): Signer {
+  return {
+    name,
+    spki: keys.publicKey.export({ type: 'spki', format: 'der' }),
+    keyDetails,
+    hash,
+    signArtifact: (d) => sign(hash, d, keys.privateKey),
+    signMessage: (d) => sign(hash, d, keys.privateKey),
+  };
+}
+
+function ed25519Signer(): Signer {
+  const priv = ed25519.utils.randomPrivateKey();
+  return {
+    name: 'Ed25519ph',
+    spki: Buffer.concat([ED25519_SPKI_PREFIX, ed25519.getPublicKey(priv)]),
+    keyDetails: 'PKIX_ED25519_PH',
+    hash: 'sha512',
+    // noble's ed25519ph hashes the message with SHA-512 itself: PH(M) is the digest logged.
+    signArtifact: (d) => Buffer.from(ed25519ph.sign(d, priv)),
+    signMessage: (d) => Buffer.from(ed25519.sign(d, priv)),
+  };
+}
+
+const SIGNERS: Signer[] = [
+  nodeSigner(
+    'P-256',
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    'PKIX_ECDSA_P256_SHA_256',
+    'sha256',
+  ),
+  nodeSigner(
+    'P-384',
+    generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+    'PKIX_ECDSA_P384_SHA_384',
+    'sha384',
+  ),
+  nodeSigner(
+    'P-521',
+    generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+    'PKIX_ECDSA_P521_SHA_512',
+    'sha512',
+  ),
+  ...[2048, 3072, 4096].map((bits) =>
+    nodeSigner(
+      `RSA-${bits}`,
+      generateKeyPairSync('rsa', { modulusLength: bits }),
+      `PKIX_RSA_PKCS1V15_${bits}_SHA256`,
+      'sha256',
+    ),
+  ),
+  ed25519Signer(),
+];
+const P256 = SIGNERS[0]!;
+
+function hashedRequest(
+  s: Signer,
+  opts: { slot?: 'publicKey' | 'x509Certificate'; keyDetails?: string; der?: Buffer; data?: Buffer } = {},
+) {
+  const data = opts.data ?? ARTIFACT;
+  return {
+    hashedRekordRequestV002: {
+      digest: b64(createHash(s.hash).update(data).digest()),
+      signature: {
+        content: b64(s.signArtifact(data)),
+        verifier: {
+          [opts.slot ?? 'publicKey']: { rawBytes: b64(opts.der ?? s.spki) },
+          keyDetails: opts.keyDetails ?? s.keyDetails,
+        },
+      },
+    },
+  };
+}
+
+const HASH_NAME = { sha256: 'SHA2_256', sha384: 'SHA2_384', sha512: 'SHA2_512' } as const;
+
+/** The body rekor-tiles would store, from the proto field names (JCS sorts the keys). */
+function expectedHashedBody(
+  s: Signer,
+  slot: 'publicKey' | 'x509Certificate',
+  der: Buffer,
+  sig: string,
+): Buffer {
+  return canonicalBytes({
+    kind: 'hashedrekord',
+    apiVersion: '0.0.2',
+    spec: {
+      hashedRekordV002: {
+        data: { algorithm: HASH_NAME[s.hash], digest: b64(createHash(s.hash).update(ARTIFACT).digest()) },
+        signature: { content: sig, verifier: { keyDetails: s.keyDetails, [slot]: { rawBytes: b64(der) } } },
+      },
+    },
+  });
+}
+
+function leaf(body: Buffer): Buffer {
+  return createHash('sha256')
+    .update(Buffer.from([0]))
+    .update(body)
+    .digest();
+}
+
+function rejects(input: unknown, code: string, message: RegExp, verifier = referenceVerifier): void {
+  assert.throws(
+    () => prepareV2Entry(input, verifier),
+    (e: unknown) => isVellumError(e, code as never) && message.test((e as Error).message),
+  );
+}
+
+function fixture(name: string): any {
+  return JSON.parse(readFileSync(join(repoRoot(), 'test', 'core', 'fixtures', name), 'utf8'));
+}
+
+describe('Rekor v2 bodies equal rekor-tiles bodies', () => {
+  for (const file of ['staging-rekor-v2.txt.sigstore.json', 'a.dsse.staging-rekor-v2.txt.sigstore.json']) {
+    test(`${file}: the request rebuilt from the bundle gives the logged body and leaf`, () => {
+      const bundle = fixture(file);
+      const entry = bundle.verificationMaterial.tlogEntries[0];
+      const logged = Buffer.from(entry.canonicalizedBody, 'base64');
+      const stored = JSON.parse(logged.toString('utf8')).spec.hashedRekordV002;
+      const signature = bundle.messageSignature?.signature ?? bundle.dsseEnvelope.signatures[0].sig;
+      let digest: string = bundle.messageSignature?.messageDigest.digest;
+      if (bundle.dsseEnvelope) {
+        // rekor-tiles' DSSE replacement: the client logs SHA-256 of the envelope's PAE.
+        const env = bundle.dsseEnvelope;
+        digest = b64(
+          createHash('sha256')
+            .update(pae(env.payloadType, Buffer.from(env.payload, 'base64')))
+            .digest(),
+        );
+      }
+      const request = {
+        hashedRekordRequestV002: {
+          digest,
+          signature: {
+            content: signature,
+            verifier: {
+              x509Certificate: { rawBytes: bundle.verificationMaterial.certificate.rawBytes },
+              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+            },
+          },
+        },
+      };
+      assert.equal(stored.data.digest, digest);
+      for (const [, v] of VERIFIERS) {
+        const p = prepareV2Entry(request, v);
+        assert.deepEqual(p.body, logged);
+        assert.equal(p.kind, 'hashedrekord');
+        assert.equal(p.apiVersion, '0.0.2');
+        assert.deepEqual(p.leafHash, leaf(logged));
+        // The same leaf is in rekor-tiles' tree under the checkpoint the bundle carries.
+        const proof = entry.inclusionProof;
+        verifyInclusion(
+          p.leafHash,
+          Number(proof.logIndex),
+          Number(proof.treeSize),
+          proof.hashes.map((h: string) => Buffer.from(h, 'base64')),
+          Buffer.from(proof.rootHash, 'base64'),
+        );
+      }
+    });
+  }
+});
+
+describe('hashedRekordRequestV002: every allowed key type', () => {
+  for (const s of SIGNERS) {
+    test(`${s.name}: accepted with its own keyDetails, as publicKey and as an SPKI in x509Certificate`, () => {
+      for (const [vname, v] of VERIFIERS) {
+        const req = hashedRequest(s);
+        const sig = req.hashedRekordRequestV002.signature.content;
+        const p = prepareV2Entry(req, v);
+        assert.deepEqual(p.body, expectedHashedBody(s, 'publicKey', s.spki, sig), `${vname} body`);
+        assert.deepEqual(p.leafHash, leaf(p.body));
+        // sigstore-js: SPKI in x509Certificate, keyDetails P-256 whatever the key. The stored body
+        // names what the key really is, so it equals the body of the corrected request.
+        const quirk = hashedRequest(s, { slot: 'x509Certificate', keyDetails: 'PKIX_ECDSA_P256_SHA_256' });
+        quirk.hashedRekordRequestV002.signature.content = sig;
+        assert.deepEqual(prepareV2Entry(quirk, v).body, p.body, `${vname} quirk body`);
+      }
+    });
+  }
+
+  test('a certificate verifier is stored byte for byte and indexed by its SAN, like v1', () => {
+    const cert = buildCertificate({ sans: [{ email: 'dev@example.com' }] });
+    const s = nodeSigner('P-256 cert', cert.keys, 'PKIX_ECDSA_P256_SHA_256', 'sha256');
+    const req = hashedRequest(s, { slot: 'x509Certificate', der: cert.der });
+    const p = prepareV2Entry(req, referenceVerifier);
+    assert.deepEqual(
+      p.body,
+      expectedHashedBody(s, 'x509Certificate', cert.der, req.hashedRekordRequestV002.signature.content),
+    );
+    const pemHash = createHash('sha256').update(cert.pem).digest('hex');
+    assert.ok(p.indexKeys.includes(pemHash), 'certificate PEM hash');
+    assert.ok(p.indexKeys.includes('dev@example.com'));
+    assert.ok(p.indexKeys.includes(`sha256:${createHash('sha256').update(ARTIFACT).digest('hex')}`));
+  });
+
+  test('a public key is indexed by the hash of its PEM, as the v1 search computes it', () => {
+    const p = prepareV2Entry(hashedRequest(P256), referenceVerifier);
+    const pem = P256.spki.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+    const text = `-----BEGIN PUBLIC KEY-----\n${pem}\n-----END PUBLIC KEY-----\n`;
+    assert.equal(p.indexKeys[0], createHash('sha256').update(text).digest('hex'));
+  });
+
+  test('protobuf JSON spellings: proto field names, enum numbers and nulls are read like JSON names', () => {
+    const req = hashedRequest(P256);
+    const r = req.hashedRekordRequestV002;
+    const alt = {
+      hashed_rekord_request_v002: {
+        digest: r.digest,
+        signature: {
+          content: r.signature.content,
+          verifier: { public_key: { raw_bytes: b64(P256.spki) }, key_details: 5, x509_certificate: null },
+        },
+      },
+      dsse_request_v002: null,
+    };
+    assert.deepEqual(
+      prepareV2Entry(alt, referenceVerifier).body,
+      prepareV2Entry(req, referenceVerifier).body,
+    );
+  });
+});
+
+describe('hashedRekordRequestV002: rejected input', () => {
+  const ok = () => hashedRequest(P256);
+  const edit = (f: (r: any) => void) => {
+    const r: any = ok();
+    f(r.hashedRekordRequestV002);
+    return r;
+  };
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    [
+      'neither oneof member',
+      {},
+      'INVALID_ENTRY',
+      /one of hashedRekordRequestV002 and dsseRequestV002 is required/,
+    ],
+    ['both oneof members', { ...ok(), dsseRequestV002: {} }, 'INVALID_ENTRY', /only one of/],
+    ['not an object', [ok()], 'INVALID_ENTRY', /expected a JSON object/],
+    ['unknown top-level field', { ...ok(), extra: 1 }, 'INVALID_ENTRY', /unknown field "extra"/],
+    [
+      'unknown nested field',
+      edit((r) => (r.signature.verifier.comment = 'x')),
+      'INVALID_ENTRY',
+      /unknown field "comment"/,
+    ],
+    [
+      'field in both spellings',
+      edit((r) => (r.signature.verifier.key_details = 'PKIX_ECDSA_P256_SHA_256')),
+      'INVALID_ENTRY',
+      /given twice/,
+    ],
+    [
+      'URL-safe base64',
+      edit((r) => (r.digest = r.digest.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + '-_')),
+      'INVALID_ENTRY',
+      /digest: not standard padded base64/,
+    ],
+    [
+      'unpadded base64',
+      edit((r) => (r.digest = r.digest.replace(/=+$/, ''))),
+      'INVALID_ENTRY',
+      /digest: not standard padded base64/,
+    ],
+    [
+      'base64 with a line break',
+      edit((r) => (r.digest = r.digest.slice(0, 8) + '\n' + r.digest.slice(8))),
+      'INVALID_ENTRY',
+      /not standard padded base64/,
+    ],
+    [
+      'non-zero trailing bits',
+      edit((r) => (r.digest = r.digest.slice(0, -2) + 'B=')),
+      'INVALID_ENTRY',
+      /non-canonical base64/,
+    ],
+    ['digest as a number', edit((r) => (r.digest = 12)), 'INVALID_ENTRY', /expected a base64 string/],
+    ['missing digest', edit((r) => delete r.digest), 'INVALID_ENTRY', /digest is required/],
+    [
+      'missing signature content',
+      edit((r) => (r.signature.content = '')),
+      'INVALID_ENTRY',
+      /content is required/,
+    ],
+    ['missing verifier', edit((r) => delete r.signature.verifier), 'INVALID_ENTRY', /verifier is required/],
+    [
+      'verifier with both slots',
+      edit((r) => (r.signature.verifier.x509Certificate = { rawBytes: b64(P256.spki) })),
+      'INVALID_ENTRY',
+      /only one of publicKey and x509Certificate/,
+    ],
+    [
+      'verifier with no key',
+      edit((r) => delete r.signature.verifier.publicKey),
+      'INVALID_ENTRY',
+      /missing signature public key/,
+    ],
+    [
+      'missing keyDetails',
+      edit((r) => delete r.signature.verifier.keyDetails),
+      'INVALID_ENTRY',
+      /keyDetails is required/,
+    ],
+    [
+      'unknown keyDetails',
+      edit((r) => (r.signature.verifier.keyDetails = 'PKIX_ECDSA_P999')),
+      'INVALID_ENTRY',
+      /unknown PublicKeyDetails/,
+    ],
+    [
+      'garbage key bytes',
+      edit((r) => (r.signature.verifier.publicKey.rawBytes = b64(Buffer.from('not a key')))),
+      'INVALID_ENTRY',
+      /parsing publicKey/,
+    ],
+    [
+      'digest length mismatch (48 bytes for P-256)',
+      edit((r) => (r.digest = b64(Buffer.alloc(48, 1)))),
+      'INVALID_ENTRY',
+      /digest length \(48\) does not match expected size \(32\)/,
+    ],
+    [
+      'digest of other data',
+      edit((r) => (r.digest = b64(createHash('sha256').update('other').digest()))),
+      'INVALID_SIGNATURE',
+      /does not verify/,
+    ],
+  ];
+  for (const [name, input, code, message] of cases) {
+    test(name, () => {
+      for (const [, v] of VERIFIERS) rejects(input, code, message, v);
+    });
+  }
+
+  test('wrong key type for the declared family: P-384 key labelled P384_SHA_256, RSA key labelled PSS', () => {
+    const p384 = SIGNERS[1]!;
+    rejects(
+      hashedRequest(p384, { keyDetails: 'PKIX_ECDSA_P384_SHA_256' }),
+      'INVALID_SIGNATURE',
+      /not allowed for this ECDSA key/,
+    );
+    rejects(
+      hashedRequest(SIGNERS[3]!, { keyDetails: 'PKIX_RSA_PSS_2048_SHA256' }),
+      'INVALID_SIGNATURE',
+      /not allowed for this RSA key/,
+    );
+    rejects(
+      hashedRequest(SIGNERS[3]!, { keyDetails: 'PKIX_RSA_PKCS1V15_4096_SHA256' }),
+      'INVALID_SIGNATURE',
+      /allowed: PKIX_RSA_PKCS1V15_2048_SHA256/,
+    );
+  });
+
+  test('RSA sizes Rekor v2 does not allow (1024 bits) are refused', () => {
+    const rsa1024 = nodeSigner(
+      'RSA-1024',
+      generateKeyPairSync('rsa', { modulusLength: 1024 }),
+      'PKIX_RSA_PKCS1V15_2048_SHA256',
+      'sha256',
+    );
+    rejects(
+      hashedRequest(rsa1024),
+      'INVALID_SIGNATURE',
+      /unsupported entry algorithm for RSA key, size 1024/,
+    );
+  });
+
+  test('pure Ed25519: PKIX_ED25519 is refused; a P-256-labelled Ed25519 key needs an Ed25519ph digest', () => {
+    const ed = SIGNERS[SIGNERS.length - 1]!;
+    rejects(
+      hashedRequest(ed, { keyDetails: 'PKIX_ED25519' }),
+      'INVALID_SIGNATURE',
+      /PKIX_ED25519 is not allowed/,
+    );
+    // What sigstore-js sends for an Ed25519 signer: SHA-256 digest, pure Ed25519 signature, P-256 label.
+    const priv = ed25519.utils.randomPrivateKey();
+    const spki = Buffer.concat([ED25519_SPKI_PREFIX, ed25519.getPublicKey(priv)]);
+    const sjs = {
+      hashedRekordRequestV002: {
+        digest: b64(createHash('sha256').update(ARTIFACT).digest()),
+        signature: {
+          content: b64(ed25519.sign(ARTIFACT, priv)),
+          verifier: { x509Certificate: { rawBytes: b64(spki) }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+        },
+      },
+    };
+    rejects(
+      sjs,
+      'INVALID_ENTRY',
+      /digest length \(32\) does not match expected size \(64\) for PKIX_ED25519_PH/,
+    );
+    // The same key with an Ed25519ph signature under the P-256 label: the key decides, accepted.
+    assert.equal(
+      prepareV2Entry(hashedRequest(ed, { keyDetails: 'PKIX_ECDSA_P256_SHA_256' }), referenceVerifier).kind,
+      'hashedrekord',
+    );
+  });
+
+  test('a signature by another key of the same type is refused by both verifiers', () => {
+    const other = nodeSigner(
+      'P-256 other',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      'PKIX_ECDSA_P256_SHA_256',
+      'sha256',
+    );
+    const r: any = hashedRequest(P256);
+    r.hashedRekordRequestV002.signature.content = b64(other.signArtifact(ARTIFACT));
+    for (const [, v] of VERIFIERS) rejects(r, 'INVALID_SIGNATURE', /does not verify/, v);
+  });
+});
+
+function dsseRequest(
+  signers: Signer[],
+  payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}'),
+  payloadType = 'application/vnd.in-toto+json',
+) {
+  const message = pae(payloadType, payload);
+  return {
+    dsseRequestV002: {
+      envelope: {
+        payload: b64(payload),
+        payloadType,
+        signatures: signers.map((s, i) => ({ sig: b64(s.signMessage(message)), keyid: `k${i}` })),
+      },
+      verifiers: signers.map((s) => ({ publicKey: { rawBytes: b64(s.spki) }, keyDetails: s.keyDetails })),
+    },
+  };
+}
+
+describe('dsseRequestV002', () => {
+  test('every key type: verified over the PAE; only hashes are stored, signatures sorted by bytes', () => {
+    const payload = Buffer.from(
+      '{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}]}',
+    );
+    const req = dsseRequest(SIGNERS, payload);
+    for (const [, v] of VERIFIERS) {
+      const p = prepareV2Entry(req, v);
+      assert.equal(p.kind, 'dsse');
+      const sigs = req.dsseRequestV002.envelope.signatures.map((s, i) => ({
+        content: s.sig,
+        verifier: { keyDetails: SIGNERS[i]!.keyDetails, publicKey: { rawBytes: b64(SIGNERS[i]!.spki) } },
+      }));
+      sigs.sort((a, b) => Buffer.compare(Buffer.from(a.content, 'base64'), Buffer.from(b.content, 'base64')));
+      const expected = canonicalBytes({
+        apiVersion: '0.0.2',
+        kind: 'dsse',
+        spec: {
+          dsseV002: {
+            payloadHash: {
+              algorithm: 'SHA2_256',
+              digest: b64(createHash('sha256').update(payload).digest()),
+            },
+            signatures: sigs,
+          },
+        },
+      });
+      assert.deepEqual(p.body, expected);
+      assert.ok(!p.body.includes(payload.toString('base64')), 'payload not stored');
+      assert.ok(p.indexKeys.includes('sha256:ab'), 'in-toto subject digest indexed');
+    }
+  });
+
+  test('sigstore-js form: SPKI in x509Certificate with the P-256 label, for P-256 and pure Ed25519 keys', () => {
+    for (const s of [P256, SIGNERS[SIGNERS.length - 1]!]) {
+      const r: any = dsseRequest([s]);
+      r.dsseRequestV002.verifiers = [
+        { x509Certificate: { rawBytes: b64(s.spki) }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+      ];
+      const p = prepareV2Entry(r, referenceVerifier);
+      const stored = JSON.parse(p.body.toString()).spec.dsseV002.signatures[0].verifier;
+      assert.deepEqual(stored, { keyDetails: s.keyDetails, publicKey: { rawBytes: b64(s.spki) } });
+    }
+  });
+
+  const two = SIGNERS.slice(0, 2);
+  const cases: Array<[string, () => unknown, string, RegExp]> = [
+    [
+      'no envelope',
+      () => ({ dsseRequestV002: { verifiers: dsseRequest([P256]).dsseRequestV002.verifiers } }),
+      'INVALID_ENTRY',
+      /missing envelope/,
+    ],
+    [
+      'no verifiers',
+      () => ({ dsseRequestV002: { envelope: dsseRequest([P256]).dsseRequestV002.envelope } }),
+      'INVALID_ENTRY',
+      /missing verifiers/,
+    ],
+    [
+      'no signatures',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.signatures = [];
+        return r;
+      },
+      'INVALID_ENTRY',
+      /envelope missing signatures/,
+    ],
+    [
+      '11 signatures',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.signatures = Array.from({ length: 11 }, (_, i) => ({
+          sig: b64(Buffer.from([i])),
+        }));
+        return r;
+      },
+      'INVALID_ENTRY',
+      /too many items \(11, at most 10\)/,
+    ],
+    [
+      '11 verifiers',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.verifiers = Array(11).fill(r.dsseRequestV002.verifiers[0]);
+        return r;
+      },
+      'INVALID_ENTRY',
+      /too many items/,
+    ],
+    [
+      'duplicate verifier',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.verifiers.push(r.dsseRequestV002.verifiers[0]);
+        return r;
+      },
+      'INVALID_ENTRY',
+      /duplicate verifier/,
+    ],
+    [
+      'duplicate signature',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.signatures.push(r.dsseRequestV002.envelope.signatures[0]);
+        return r;
+      },
+      'INVALID_ENTRY',
+      /duplicate signature/,
+    ],
+    [
+      'tampered payload',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.payload = b64(Buffer.from('other'));
+        return r;
+      },
+      'INVALID_SIGNATURE',
+      /verifies no signature/,
+    ],
+    [
+      'changed payloadType',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.payloadType = 'text/plain';
+        return r;
+      },
+      'INVALID_SIGNATURE',
+      /verifies no signature/,
+    ],
+    [
+      'a signature no verifier accepts',
+      () => {
+        const r: any = dsseRequest(two);
+        r.dsseRequestV002.verifiers.pop();
+        return r;
+      },
+      'INVALID_SIGNATURE',
+      /every signature needs a verifier/,
+    ],
+    [
+      'a verifier that verifies nothing',
+      () => {
+        const r: any = dsseRequest(two);
+        r.dsseRequestV002.envelope.signatures.pop();
+        return r;
+      },
+      'INVALID_SIGNATURE',
+      /verifiers\[1\] verifies no signature/,
+    ],
+    [
+      'unknown envelope field',
+      () => {
+        const r: any = dsseRequest([P256]);
+        r.dsseRequestV002.envelope.payloadHash = 'x';
+        return r;
+      },
+      'INVALID_ENTRY',
+      /unknown field "payloadHash"/,
+    ],
+  ];
+  for (const [name, build, code, message] of cases) {
+    test(name, () => {
+      for (const [, v] of VERIFIERS) rejects(build(), code, message, v);
+    });
+  }
+});
+
+describe('fuzz: only VellumErrors escape, never INTERNAL', () => {
+  test('random JSON and mutated valid requests', async () => {
+    const fc = (await import('fast-check')).default;
+    const valid = [hashedRequest(P256), dsseRequest([P256])];
+    const check = (input: unknown) => {
+      try {
+        prepareV2Entry(input, referenceVerifier);
+      } catch (e) {
+        assert.ok(isVellumError(e), `non-VellumError: ${String(e)}`);
+        assert.notEqual(e.code, 'INTERNAL', e.message);
+      }
+    };
+    fc.assert(fc.property(fc.jsonValue(), check), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...valid),
+        fc.array(fc.tuple(fc.nat(), fc.jsonValue()), { maxLength: 4 }),
+        (base, edits) => {
+          const copy = JSON.parse(JSON.stringify(base));
+          // Replace random nodes of the valid tree with random JSON.
+          for (const [pick, value] of edits) {
+            const nodes: Array<[any, string]> = [];
+            const walk = (o: any) => {
+              if (o === null || typeof o !== 'object') return;
+              for (const k of Object.keys(o)) {
+                nodes.push([o, k]);
+                walk(o[k]);
+              }
+            };
+            walk(copy);
+            if (nodes.length === 0) break;
+            const [parent, key] = nodes[pick % nodes.length]!;
+            parent[key] = value;
+          }
+          check(copy);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
