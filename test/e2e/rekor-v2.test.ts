@@ -1,0 +1,351 @@
+/**
+ * The real sigstore-js Rekor v2 path against a running Vellum: @sigstore/sign 4.x with
+ * `majorApiVersion: 2` logs message signatures (hashedrekord 0.0.2) and DSSE envelopes
+ * (dsse 0.0.2) through POST /api/v2/log/entries, and @sigstore/verify 3.x verifies the bundles
+ * offline against a TrustedRoot (test/support/trusted-root.ts) with `timestampThreshold: 0`, as v2
+ * entries carry no SET. Once for a P-256 and once for an Ed25519 log key. Then: what verify skips
+ * is checked by hand, tampered bundles are rejected, v2 entries are found by the v1 search and
+ * GET, duplicates answer 409 with x-log-index, and bad input gets a 4xx and changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { PublicKeyDetails, TrustedRoot } from '@sigstore/protobuf-specs';
+import { DSSEBundleBuilder, MessageSignatureBundleBuilder, RekorWitness, type Signer } from '@sigstore/sign';
+import { toSignedEntity, toTrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
+import { newP256Key, type TestKey } from './fixtures';
+import { http, postJson, startTestServer, tempDir, type TestServer } from '../support/server';
+import {
+  leafHashOf,
+  logKeyFromPem,
+  parseCheckpointNote,
+  verifyCheckpointNote,
+  verifyInclusion,
+} from '../support/verifier';
+import { rekorV2LogIdOf, v2TrustedRootJson } from '../support/trusted-root';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+process.env.no_proxy = '127.0.0.1,localhost';
+const HINT = 'vellum-v2-test-key';
+const MAX_ENTRY_BYTES = 256 * 1024;
+
+for (const logKeyType of ['P-256', 'Ed25519'] as const) {
+  describe(`sigstore-js v2 through Vellum, ${logKeyType} log key`, () => {
+    let server: TestServer;
+    let artifactKey: TestKey;
+    const made: Array<{ json: any; artifact?: Buffer }> = [];
+
+    before(async () => {
+      const env: Record<string, string> = { MAX_ENTRY_BYTES: String(MAX_ENTRY_BYTES) };
+      if (logKeyType === 'Ed25519') {
+        const dir = tempDir('vellum-v2-key-');
+        const path = join(dir, 'ed25519.pem');
+        const { privateKey } = generateKeyPairSync('ed25519');
+        writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+        env.SIGNING_KEY_PATH = path;
+      }
+      server = await startTestServer({ env });
+      artifactKey = newP256Key();
+      assert.equal(server.ctx.key.key.asymmetricKeyType, logKeyType === 'Ed25519' ? 'ed25519' : 'ec');
+    });
+    after(async () => {
+      await server?.dispose();
+    });
+
+    const signer = (): Signer => ({
+      async sign(data: Buffer) {
+        return {
+          signature: cryptoSign('sha256', data, artifactKey.privateKey),
+          key: { $case: 'publicKey', publicKey: artifactKey.pem, hint: HINT },
+        };
+      },
+    });
+    const witness = () =>
+      new RekorWitness({ rekorBaseURL: server.url, majorApiVersion: 2, retry: 0, timeout: 20_000 });
+    const trustedRoot = (key = server.ctx.key) =>
+      TrustedRoot.fromJSON(v2TrustedRootJson({ baseUrl: server.url, hostname: server.ctx.hostname, key }));
+
+    function verifyBundle(json: unknown, artifact?: Buffer, root = trustedRoot()): void {
+      const material = toTrustMaterial(root, {
+        [HINT]: {
+          rawBytes: artifactKey.der,
+          keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256,
+          validFor: { start: new Date(0) },
+        },
+      });
+      new Verifier(material, { timestampThreshold: 0 }).verify(
+        toSignedEntity(bundleFromJSON(json), artifact),
+      );
+    }
+
+    function expectCode(fn: () => void, code: string): void {
+      assert.throws(fn, (e: unknown) => {
+        assert.ok(e instanceof VerificationError, `expected VerificationError, got ${String(e)}`);
+        assert.equal((e as VerificationError).code, code, (e as Error).message);
+        return true;
+      });
+    }
+
+    /** What @sigstore/verify does not check for a v2 entry, checked independently of src/. */
+    function checkSkipped(json: any, kind: string): void {
+      const [entry] = json.verificationMaterial.tlogEntries;
+      assert.deepEqual(entry.kindVersion, { kind, version: '0.0.2' });
+      assert.equal(entry.inclusionPromise, undefined, 'no SET on v2');
+      assert.ok(entry.integratedTime === undefined || entry.integratedTime === '0', 'no integrated time');
+      const v2LogId = rekorV2LogIdOf(server.ctx.key, server.ctx.hostname);
+      assert.equal(entry.logId.keyId, v2LogId.toString('base64'), 'logId = the v2 log ID');
+      // Protobuf JSON leaves out defaults: index "0" and an empty proof are absent.
+      const ip = { logIndex: '0', hashes: [], ...entry.inclusionProof };
+      const cp = verifyCheckpointNote(ip.checkpoint.envelope, server.ctx.key, server.ctx.hostname);
+      assert.equal(cp.origin, `${server.ctx.hostname} - ${server.ctx.treeId}`);
+      assert.equal(entry.logIndex ?? '0', ip.logIndex);
+      assert.equal(Number(ip.treeSize), cp.size);
+      assert.equal(Buffer.from(ip.rootHash, 'base64').toString('hex'), cp.rootHash.toString('hex'));
+      const body = Buffer.from(entry.canonicalizedBody, 'base64');
+      const hashes = ip.hashes.map((h: string) => Buffer.from(h, 'base64'));
+      verifyInclusion(leafHashOf(body), Number(ip.logIndex), cp.size, hashes, cp.rootHash);
+      assert.equal(JSON.parse(body.toString()).kind, kind);
+    }
+
+    test('message signatures (hashedrekord 0.0.2) verify, at several tree sizes', async () => {
+      const builder = new MessageSignatureBundleBuilder({ signer: signer(), witnesses: [witness()] });
+      for (let i = 0; i < 5; i++) {
+        const artifact = randomBytes(64 + i);
+        const json = bundleToJSON(await builder.create({ data: artifact })) as any;
+        verifyBundle(json, artifact);
+        checkSkipped(json, 'hashedrekord');
+        const stored = JSON.parse(
+          Buffer.from(json.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64').toString(),
+        ).spec.hashedRekordV002;
+        // sigstore-js put the SPKI in x509Certificate; the body names it a public key.
+        assert.deepEqual(stored.signature.verifier, {
+          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+          publicKey: { rawBytes: artifactKey.der.toString('base64') },
+        });
+        made.push({ json, artifact });
+      }
+    });
+
+    test('DSSE envelopes (dsse 0.0.2) verify; only hashes are stored', async () => {
+      const builder = new DSSEBundleBuilder({ signer: signer(), witnesses: [witness()] });
+      for (let i = 0; i < 3; i++) {
+        const payload = Buffer.from(
+          JSON.stringify({
+            _type: 'https://in-toto.io/Statement/v1',
+            n: i,
+            r: randomBytes(8).toString('hex'),
+          }),
+        );
+        const json = bundleToJSON(
+          await builder.create({ data: payload, type: 'application/vnd.in-toto+json' }),
+        ) as any;
+        verifyBundle(json);
+        checkSkipped(json, 'dsse');
+        const body = Buffer.from(
+          json.verificationMaterial.tlogEntries[0].canonicalizedBody,
+          'base64',
+        ).toString();
+        assert.ok(!body.includes(payload.toString('base64')), 'payload not in the body');
+        assert.equal(
+          JSON.parse(body).spec.dsseV002.payloadHash.digest,
+          createHash('sha256').update(payload).digest('base64'),
+        );
+        made.push({ json });
+      }
+    });
+
+    test('earlier bundles still verify after further appends; one tree behind v1 and v2', async () => {
+      for (const { json, artifact } of made) verifyBundle(json, artifact);
+      const sizes = new Set(
+        made.map(
+          (m) =>
+            parseCheckpointNote(m.json.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope)
+              .size,
+        ),
+      );
+      assert.ok(sizes.size >= 5, `proofs against ${sizes.size} distinct tree sizes`);
+      // A v1 entry lands in the same tree, right after the v2 ones, and the v1 tree head agrees.
+      const v1 = new RekorWitness({ rekorBaseURL: server.url, retry: 0, timeout: 20_000 });
+      const artifact = randomBytes(32);
+      const v1json = bundleToJSON(
+        await new MessageSignatureBundleBuilder({ signer: signer(), witnesses: [v1] }).create({
+          data: artifact,
+        }),
+      ) as any;
+      assert.equal(Number(v1json.verificationMaterial.tlogEntries[0].logIndex), made.length);
+      const info = (await http(`${server.url}/api/v1/log`)).json;
+      const cp = parseCheckpointNote(info.signedTreeHead);
+      assert.equal(info.treeSize, made.length + 1);
+      assert.equal(cp.rootHash.toString('hex'), info.rootHash);
+    });
+
+    test('tampered bundles are rejected', () => {
+      const { json, artifact } = made[made.length - 4]!; // the last message signature: a proof with hashes
+      assert.ok(json.verificationMaterial.tlogEntries[0].inclusionProof.hashes.length > 0);
+      const clone = () => JSON.parse(JSON.stringify(json));
+      const entryOf = (t: any) => t.verificationMaterial.tlogEntries[0];
+
+      let t = clone();
+      const body = Buffer.from(entryOf(t).canonicalizedBody, 'base64');
+      body[body.length - 5] ^= 1;
+      entryOf(t).canonicalizedBody = body.toString('base64');
+      expectCode(() => verifyBundle(t, artifact), 'TLOG_INCLUSION_PROOF_ERROR');
+
+      t = clone();
+      const h = Buffer.from(entryOf(t).inclusionProof.hashes[0], 'base64');
+      h[0] ^= 1;
+      entryOf(t).inclusionProof.hashes[0] = h.toString('base64');
+      expectCode(() => verifyBundle(t, artifact), 'TLOG_INCLUSION_PROOF_ERROR');
+
+      t = clone();
+      entryOf(t).inclusionProof.logIndex = String(Number(entryOf(t).inclusionProof.logIndex) + 1);
+      expectCode(() => verifyBundle(t, artifact), 'TLOG_INCLUSION_PROOF_ERROR');
+
+      t = clone();
+      const env: string = entryOf(t).inclusionProof.checkpoint.envelope;
+      const lines = env.split('\n');
+      const root = Buffer.from(lines[2]!, 'base64');
+      root[0] ^= 1;
+      lines[2] = root.toString('base64');
+      entryOf(t).inclusionProof.checkpoint.envelope = lines.join('\n');
+      expectCode(() => verifyBundle(t, artifact), 'TLOG_INCLUSION_PROOF_ERROR');
+
+      t = clone();
+      t.messageSignature.signature = Buffer.alloc(70, 1).toString('base64');
+      assert.throws(() => verifyBundle(t, artifact), VerificationError);
+
+      expectCode(() => verifyBundle(clone(), Buffer.from('other artifact')), 'SIGNATURE_ERROR');
+
+      t = clone();
+      t.verificationMaterial.tlogEntries = [];
+      expectCode(() => verifyBundle(t, artifact), 'TLOG_ERROR');
+
+      // A different log key in the trusted root: the checkpoint signature no longer verifies.
+      const other = logKeyFromPem(
+        (logKeyType === 'Ed25519'
+          ? generateKeyPairSync('ed25519')
+          : generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        ).publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      );
+      expectCode(() => verifyBundle(clone(), artifact, trustedRoot(other)), 'TLOG_INCLUSION_PROOF_ERROR');
+    });
+
+    test('v2 entries are found by the v1 index search and GET by UUID', async () => {
+      const { json, artifact } = made[1]!;
+      const body = Buffer.from(json.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64');
+      const uuid = `${BigInt.asUintN(64, BigInt(server.ctx.treeId)).toString(16).padStart(16, '0')}${leafHashOf(body).toString('hex')}`;
+      const byHash = await postJson(`${server.url}/api/v1/index/retrieve`, {
+        hash: `sha256:${createHash('sha256').update(artifact!).digest('hex')}`,
+      });
+      assert.equal(byHash.status, 200, byHash.text);
+      assert.deepEqual(byHash.json, [uuid]);
+      const byKey = await postJson(`${server.url}/api/v1/index/retrieve`, {
+        publicKey: { format: 'x509', content: Buffer.from(artifactKey.pem).toString('base64') },
+      });
+      // Every v2 entry (message signatures and DSSE) signed by this key, plus the v1 one.
+      assert.equal(byKey.json.length, made.length + 1);
+      assert.ok(byKey.json.includes(uuid));
+      const got = await http(`${server.url}/api/v1/log/entries/${uuid}`);
+      assert.equal(got.status, 200);
+      assert.equal(got.json[uuid].body, body.toString('base64'));
+      assert.equal(got.json[uuid].logIndex, Number(json.verificationMaterial.tlogEntries[0].logIndex));
+    });
+
+    function hashedRequest(digest: Buffer, signature: Buffer, keyDetails = 'PKIX_ECDSA_P256_SHA_256') {
+      return {
+        hashedRekordRequestV002: {
+          digest: digest.toString('base64'),
+          signature: {
+            content: signature.toString('base64'),
+            verifier: { publicKey: { rawBytes: artifactKey.der.toString('base64') }, keyDetails },
+          },
+        },
+      };
+    }
+
+    test('a duplicate answers 409 with x-log-index and grpc-gateway JSON', async () => {
+      const data = randomBytes(40);
+      const req = hashedRequest(
+        createHash('sha256').update(data).digest(),
+        cryptoSign('sha256', data, artifactKey.privateKey),
+      );
+      const first = await postJson(`${server.url}/api/v2/log/entries`, req);
+      assert.equal(first.status, 201, first.text);
+      const again = await postJson(`${server.url}/api/v2/log/entries`, req);
+      assert.equal(again.status, 409);
+      assert.equal(again.headers.get('x-log-index'), first.json.logIndex);
+      assert.equal(again.json.code, 6, 'gRPC AlreadyExists');
+      assert.match(again.json.message, /already exists/);
+      assert.deepEqual(again.json.details, []);
+      made.push({ json: { verificationMaterial: { tlogEntries: [first.json] } } });
+    });
+
+    test('bad input gets a 4xx JSON error and changes nothing', async () => {
+      const before = (await http(`${server.url}/api/v1/log`)).json.treeSize;
+      const data = randomBytes(40);
+      const digest = createHash('sha256').update(data).digest();
+      const sig = cryptoSign('sha256', data, artifactKey.privateKey);
+      const good = hashedRequest(digest, sig);
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      const rsaReq = hashedRequest(digest, cryptoSign('sha256', data, rsa.privateKey));
+      rsaReq.hashedRekordRequestV002.signature.verifier.publicKey.rawBytes = rsa.publicKey
+        .export({ type: 'spki', format: 'der' })
+        .toString('base64');
+      const cases: Array<[string, string | Buffer, number, RegExp]> = [
+        ['wrong oneof (both)', JSON.stringify({ ...good, dsseRequestV002: {} }), 400, /only one of/],
+        ['wrong oneof (neither)', '{}', 400, /is required/],
+        ['unknown field', JSON.stringify({ ...good, x: 1 }), 400, /unknown field/],
+        [
+          'digest length mismatch',
+          JSON.stringify(hashedRequest(Buffer.alloc(48, 7), sig)),
+          400,
+          /digest length \(48\)/,
+        ],
+        ['wrong key type (RSA-1024)', JSON.stringify(rsaReq), 400, /RSA key, size 1024/],
+        [
+          'keyDetails not allowed for the key',
+          JSON.stringify(hashedRequest(digest, sig, 'PKIX_ECDSA_P256_HMAC_SHA_256')),
+          400,
+          /not allowed/,
+        ],
+        [
+          'bad base64',
+          JSON.stringify(hashedRequest(digest, sig)).replace(/"digest":"/, '"digest":"*'),
+          400,
+          /not standard padded base64/,
+        ],
+        [
+          'bad signature',
+          JSON.stringify(hashedRequest(createHash('sha256').update('x').digest(), sig)),
+          400,
+          /does not verify/,
+        ],
+        ['malformed JSON', '{"hashedRekordRequestV002":', 400, /malformed JSON/],
+        [
+          'oversized body',
+          JSON.stringify({ hashedRekordRequestV002: { digest: 'A'.repeat(MAX_ENTRY_BYTES) } }),
+          413,
+          /Limit set to/,
+        ],
+      ];
+      for (const [name, body, status, message] of cases) {
+        const r = await http(`${server.url}/api/v2/log/entries`, { method: 'POST', body });
+        assert.equal(r.status, status, `${name}: ${r.text}`);
+        assert.match(r.headers.get('content-type') ?? '', /application\/json/, name);
+        assert.match(r.json.message, message, name);
+        assert.equal(typeof r.json.code, 'number', name);
+        assert.deepEqual(r.json.details, [], name);
+      }
+      const wrongType = await http(`${server.url}/api/v2/log/entries`, {
+        method: 'POST',
+        body: JSON.stringify(good),
+        headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(wrongType.status, 415);
+      assert.equal((await http(`${server.url}/api/v1/log`)).json.treeSize, before, 'tree size unchanged');
+    });
+  });
+}
