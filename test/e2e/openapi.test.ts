@@ -30,6 +30,7 @@ test('the committed openapi/openapi.json is what `vellum openapi` generates from
     'searchIndex',
     'getCheckpoint',
     'getTile',
+    'createEntryV2',
   ]) {
     assert.ok(ops.includes(id), `operation ${id} is documented`);
   }
