@@ -349,3 +349,46 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
     });
   });
 }
+
+describe('Rekor v2 under pushback', () => {
+  let server: TestServer;
+  before(async () => {
+    // One entry may wait to be sequenced; a burst beyond it is pushed back by the v1 write path's
+    // own backpressure.
+    server = await startTestServer({ env: { MAX_PENDING: '1', BATCH_MAX_AGE_MS: '500' } });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  test('a burst gets 503 + Retry-After (gRPC Unavailable) for what does not fit; the rest is logged', async () => {
+    const key = newP256Key();
+    const requests = Array.from({ length: 8 }, () => {
+      const data = randomBytes(32);
+      return {
+        hashedRekordRequestV002: {
+          digest: createHash('sha256').update(data).digest('base64'),
+          signature: {
+            content: cryptoSign('sha256', data, key.privateKey).toString('base64'),
+            verifier: {
+              publicKey: { rawBytes: key.der.toString('base64') },
+              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+            },
+          },
+        },
+      };
+    });
+    const replies = await Promise.all(requests.map((r) => postJson(`${server.url}/api/v2/log/entries`, r)));
+    const pushed = replies.filter((r) => r.status === 503);
+    const accepted = replies.filter((r) => r.status === 201);
+    assert.equal(pushed.length + accepted.length, replies.length, replies.map((r) => r.text).join('\n'));
+    assert.ok(pushed.length > 0, 'some requests were pushed back');
+    assert.ok(accepted.length > 0, 'the first one was logged');
+    for (const r of pushed) {
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
+      assert.equal(r.json.code, 14);
+      assert.match(r.json.message, /retry later/);
+    }
+    assert.equal((await http(`${server.url}/api/v1/log`)).json.treeSize, accepted.length);
+  });
+});
