@@ -345,6 +345,9 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
         headers: { 'content-type': 'text/plain' },
       });
       assert.equal(wrongType.status, 415);
+      const get = await http(`${server.url}/api/v2/log/entries`);
+      assert.equal(get.status, 405);
+      assert.deepEqual([get.json.code, get.json.details], [12, []], 'gRPC Unimplemented, grpc-gateway shape');
       assert.equal((await http(`${server.url}/api/v1/log`)).json.treeSize, before, 'tree size unchanged');
     });
   });
