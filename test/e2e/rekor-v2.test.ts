@@ -26,6 +26,7 @@ import {
   verifyInclusion,
 } from '../support/verifier';
 import { rekorV2LogIdOf, v2TrustedRootJson } from '../support/trusted-root';
+import { buildCertificate } from '../support/x509-builder';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 process.env.no_proxy = '127.0.0.1,localhost';
@@ -252,6 +253,35 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
       assert.equal(got.status, 200);
       assert.equal(got.json[uuid].body, body.toString('base64'));
       assert.equal(got.json[uuid].logIndex, Number(json.verificationMaterial.tlogEntries[0].logIndex));
+    });
+
+    test('a certificate verifier entry is found by the certificate email and the certificate', async () => {
+      const email = `dev-${randomBytes(4).toString('hex')}@example.com`;
+      const cert = buildCertificate({ sans: [{ email }] });
+      const data = randomBytes(24);
+      const r = await postJson(`${server.url}/api/v2/log/entries`, {
+        hashedRekordRequestV002: {
+          digest: createHash('sha256').update(data).digest('base64'),
+          signature: {
+            content: cryptoSign('sha256', data, cert.keys.privateKey).toString('base64'),
+            verifier: {
+              x509Certificate: { rawBytes: cert.der.toString('base64') },
+              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+            },
+          },
+        },
+      });
+      assert.equal(r.status, 201, r.text);
+      const stored = JSON.parse(Buffer.from(r.json.canonicalizedBody, 'base64').toString()).spec
+        .hashedRekordV002;
+      assert.equal(stored.signature.verifier.x509Certificate.rawBytes, cert.der.toString('base64'));
+      const uuid = `${BigInt.asUintN(64, BigInt(server.ctx.treeId)).toString(16).padStart(16, '0')}${leafHashOf(Buffer.from(r.json.canonicalizedBody, 'base64')).toString('hex')}`;
+      assert.deepEqual((await postJson(`${server.url}/api/v1/index/retrieve`, { email })).json, [uuid]);
+      const byCert = await postJson(`${server.url}/api/v1/index/retrieve`, {
+        publicKey: { format: 'x509', content: Buffer.from(cert.pem).toString('base64') },
+      });
+      assert.deepEqual(byCert.json, [uuid]);
+      made.push({ json: { verificationMaterial: { tlogEntries: [r.json] } } });
     });
 
     function hashedRequest(digest: Buffer, signature: Buffer, keyDetails = 'PKIX_ECDSA_P256_SHA_256') {
