@@ -284,6 +284,50 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
       made.push({ json: { verificationMaterial: { tlogEntries: [r.json] } } });
     });
 
+    test('an Ed25519 artifact key (sent with the P-256 label): DSSE verifies, a message signature is refused', async () => {
+      const ed = generateKeyPairSync('ed25519');
+      const edPem = ed.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      const edSigner: Signer = {
+        async sign(data: Buffer) {
+          return {
+            signature: cryptoSign(null, data, ed.privateKey),
+            key: { $case: 'publicKey', publicKey: edPem, hint: 'ed-hint' },
+          };
+        },
+      };
+      const payload = Buffer.from(
+        JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', r: randomBytes(8).toString('hex') }),
+      );
+      const json = bundleToJSON(
+        await new DSSEBundleBuilder({ signer: edSigner, witnesses: [witness()] }).create({
+          data: payload,
+          type: 'application/vnd.in-toto+json',
+        }),
+      ) as any;
+      const material = toTrustMaterial(trustedRoot(), {
+        'ed-hint': {
+          rawBytes: ed.publicKey.export({ type: 'spki', format: 'der' }),
+          keyDetails: PublicKeyDetails.PKIX_ED25519,
+          validFor: { start: new Date(0) },
+        },
+      });
+      new Verifier(material, { timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(json)));
+      checkSkipped(json, 'dsse');
+      const verifier = JSON.parse(
+        Buffer.from(json.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64').toString(),
+      ).spec.dsseV002.signatures[0].verifier;
+      assert.equal(verifier.keyDetails, 'PKIX_ED25519_PH', 'the body names the real key type');
+      // A pure Ed25519 signature cannot be checked over a SHA-256 digest: 400, surfaced by sign.
+      await assert.rejects(
+        new MessageSignatureBundleBuilder({ signer: edSigner, witnesses: [witness()] }).create({
+          data: randomBytes(16),
+        }),
+        (e: any) =>
+          e.code === 'TLOG_CREATE_ENTRY_ERROR' &&
+          /\(400\) digest length \(32\)/.test(e.message + String(e.cause?.message)),
+      );
+    });
+
     function hashedRequest(digest: Buffer, signature: Buffer, keyDetails = 'PKIX_ECDSA_P256_SHA_256') {
       return {
         hashedRekordRequestV002: {
