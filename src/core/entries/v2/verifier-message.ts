@@ -30,7 +30,7 @@ export function readVerifier(value: unknown, path: string): V2Verifier {
   const slotPath = join(path, slot);
   const holder = readMessage(pk ?? cert, slotPath, [RAW_BYTES]);
   const der = requireBytes(get(holder, RAW_BYTES, slotPath), join(slotPath, 'rawBytes'));
-  // Parse the key before judging keyDetails: the key decides the algorithm (see algorithms.ts).
+  // keyDetails is only a claim: it is judged against the parsed key, which decides (algorithms.ts).
   const declared = readKeyDetails(get(v, KEY_DETAILS, path), join(path, 'keyDetails'));
   const material = parseV2Verifier(slot, der, path);
   return { material, algorithm: effectiveAlgorithm(material.key, declared), sentDer: der };
