@@ -4,8 +4,8 @@
  * (dsse 0.0.2) through POST /api/v2/log/entries, and @sigstore/verify 3.x verifies the bundles
  * offline against a TrustedRoot (test/support/trusted-root.ts) with `timestampThreshold: 0`, as v2
  * entries carry no SET. Once for a P-256 and once for an Ed25519 log key. Then: what verify skips
- * is checked by hand, tampered bundles are rejected, v2 entries are found by the v1 search and
- * GET, duplicates answer 409 with x-log-index, and bad input gets a 4xx and changes nothing.
+ * is checked by hand, tampered bundles are rejected, and v2 entries are found by the v1 search
+ * and GET. Error answers (409, 4xx, 503) are in rekor-v2-errors.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
@@ -31,7 +31,6 @@ import { buildCertificate } from '../support/x509-builder';
 process.env.NO_PROXY = '127.0.0.1,localhost';
 process.env.no_proxy = '127.0.0.1,localhost';
 const HINT = 'vellum-v2-test-key';
-const MAX_ENTRY_BYTES = 256 * 1024;
 
 for (const logKeyType of ['P-256', 'Ed25519'] as const) {
   describe(`sigstore-js v2 through Vellum, ${logKeyType} log key`, () => {
@@ -40,7 +39,7 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
     const made: Array<{ json: any; artifact?: Buffer }> = [];
 
     before(async () => {
-      const env: Record<string, string> = { MAX_ENTRY_BYTES: String(MAX_ENTRY_BYTES) };
+      const env: Record<string, string> = {};
       if (logKeyType === 'Ed25519') {
         const dir = tempDir('vellum-v2-key-');
         const path = join(dir, 'ed25519.pem');
@@ -327,145 +326,5 @@ for (const logKeyType of ['P-256', 'Ed25519'] as const) {
           /\(400\) digest length \(32\)/.test(e.message + String(e.cause?.message)),
       );
     });
-
-    function hashedRequest(digest: Buffer, signature: Buffer, keyDetails = 'PKIX_ECDSA_P256_SHA_256') {
-      return {
-        hashedRekordRequestV002: {
-          digest: digest.toString('base64'),
-          signature: {
-            content: signature.toString('base64'),
-            verifier: { publicKey: { rawBytes: artifactKey.der.toString('base64') }, keyDetails },
-          },
-        },
-      };
-    }
-
-    test('a duplicate answers 409 with x-log-index and grpc-gateway JSON', async () => {
-      const data = randomBytes(40);
-      const req = hashedRequest(
-        createHash('sha256').update(data).digest(),
-        cryptoSign('sha256', data, artifactKey.privateKey),
-      );
-      const first = await postJson(`${server.url}/api/v2/log/entries`, req);
-      assert.equal(first.status, 201, first.text);
-      const again = await postJson(`${server.url}/api/v2/log/entries`, req);
-      assert.equal(again.status, 409);
-      assert.equal(again.headers.get('x-log-index'), first.json.logIndex);
-      assert.equal(again.json.code, 6, 'gRPC AlreadyExists');
-      assert.match(again.json.message, /already exists/);
-      assert.deepEqual(again.json.details, []);
-      made.push({ json: { verificationMaterial: { tlogEntries: [first.json] } } });
-    });
-
-    test('bad input gets a 4xx JSON error and changes nothing', async () => {
-      const before = (await http(`${server.url}/api/v1/log`)).json.treeSize;
-      const data = randomBytes(40);
-      const digest = createHash('sha256').update(data).digest();
-      const sig = cryptoSign('sha256', data, artifactKey.privateKey);
-      const good = hashedRequest(digest, sig);
-      const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-      const rsaReq = hashedRequest(digest, cryptoSign('sha256', data, rsa.privateKey));
-      rsaReq.hashedRekordRequestV002.signature.verifier.publicKey.rawBytes = rsa.publicKey
-        .export({ type: 'spki', format: 'der' })
-        .toString('base64');
-      const cases: Array<[string, string | Buffer, number, RegExp]> = [
-        ['wrong oneof (both)', JSON.stringify({ ...good, dsseRequestV002: {} }), 400, /only one of/],
-        ['wrong oneof (neither)', '{}', 400, /is required/],
-        ['unknown field', JSON.stringify({ ...good, x: 1 }), 400, /unknown field/],
-        [
-          'digest length mismatch',
-          JSON.stringify(hashedRequest(Buffer.alloc(48, 7), sig)),
-          400,
-          /digest length \(48\)/,
-        ],
-        ['wrong key type (RSA-1024)', JSON.stringify(rsaReq), 400, /RSA key, size 1024/],
-        [
-          'keyDetails not allowed for the key',
-          JSON.stringify(hashedRequest(digest, sig, 'PKIX_ECDSA_P256_HMAC_SHA_256')),
-          400,
-          /not allowed/,
-        ],
-        [
-          'bad base64',
-          JSON.stringify(hashedRequest(digest, sig)).replace(/"digest":"/, '"digest":"*'),
-          400,
-          /not standard padded base64/,
-        ],
-        [
-          'bad signature',
-          JSON.stringify(hashedRequest(createHash('sha256').update('x').digest(), sig)),
-          400,
-          /does not verify/,
-        ],
-        ['malformed JSON', '{"hashedRekordRequestV002":', 400, /malformed JSON/],
-        [
-          'oversized body',
-          JSON.stringify({ hashedRekordRequestV002: { digest: 'A'.repeat(MAX_ENTRY_BYTES) } }),
-          413,
-          /Limit set to/,
-        ],
-      ];
-      for (const [name, body, status, message] of cases) {
-        const r = await http(`${server.url}/api/v2/log/entries`, { method: 'POST', body });
-        assert.equal(r.status, status, `${name}: ${r.text}`);
-        assert.match(r.headers.get('content-type') ?? '', /application\/json/, name);
-        assert.match(r.json.message, message, name);
-        assert.equal(typeof r.json.code, 'number', name);
-        assert.deepEqual(r.json.details, [], name);
-      }
-      const wrongType = await http(`${server.url}/api/v2/log/entries`, {
-        method: 'POST',
-        body: JSON.stringify(good),
-        headers: { 'content-type': 'text/plain' },
-      });
-      assert.equal(wrongType.status, 415);
-      const get = await http(`${server.url}/api/v2/log/entries`);
-      assert.equal(get.status, 405);
-      assert.deepEqual([get.json.code, get.json.details], [12, []], 'gRPC Unimplemented, grpc-gateway shape');
-      assert.equal((await http(`${server.url}/api/v1/log`)).json.treeSize, before, 'tree size unchanged');
-    });
   });
 }
-
-describe('Rekor v2 under pushback', () => {
-  let server: TestServer;
-  before(async () => {
-    // One entry may wait to be sequenced; a burst beyond it is pushed back by the v1 write path's
-    // own backpressure.
-    server = await startTestServer({ env: { MAX_PENDING: '1', BATCH_MAX_AGE_MS: '500' } });
-  });
-  after(async () => {
-    await server?.dispose();
-  });
-
-  test('a burst gets 503 + Retry-After (gRPC Unavailable) for what does not fit; the rest is logged', async () => {
-    const key = newP256Key();
-    const requests = Array.from({ length: 8 }, () => {
-      const data = randomBytes(32);
-      return {
-        hashedRekordRequestV002: {
-          digest: createHash('sha256').update(data).digest('base64'),
-          signature: {
-            content: cryptoSign('sha256', data, key.privateKey).toString('base64'),
-            verifier: {
-              publicKey: { rawBytes: key.der.toString('base64') },
-              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-            },
-          },
-        },
-      };
-    });
-    const replies = await Promise.all(requests.map((r) => postJson(`${server.url}/api/v2/log/entries`, r)));
-    const pushed = replies.filter((r) => r.status === 503);
-    const accepted = replies.filter((r) => r.status === 201);
-    assert.equal(pushed.length + accepted.length, replies.length, replies.map((r) => r.text).join('\n'));
-    assert.ok(pushed.length > 0, 'some requests were pushed back');
-    assert.ok(accepted.length > 0, 'the first one was logged');
-    for (const r of pushed) {
-      assert.match(r.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
-      assert.equal(r.json.code, 14);
-      assert.match(r.json.message, /retry later/);
-    }
-    assert.equal((await http(`${server.url}/api/v1/log`)).json.treeSize, accepted.length);
-  });
-});
