@@ -16,6 +16,8 @@ export interface DriverOptions {
   readonly concurrency: number;
   readonly keys: number;
   readonly entries: number;
+  /** Which write API to drive: Rekor v1 hashedrekord 0.0.1 (default) or v2 hashedRekordRequestV002. */
+  readonly api?: 1 | 2;
 }
 
 export interface DriverResult {
@@ -58,6 +60,30 @@ export function makeHashedrekords(count: number, keys: number): Buffer[] {
   return out;
 }
 
+/** Distinct Rekor v2 hashedRekordRequestV002 submissions, the form sigstore-js sends. */
+export function makeV2HashedRekords(count: number, keys: number): Buffer[] {
+  const signers: { key: KeyObject; spkiB64: string }[] = [];
+  for (let i = 0; i < keys; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    signers.push({
+      key: privateKey,
+      spkiB64: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    });
+  }
+  const out: Buffer[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const s = signers[i % keys];
+    const artifact = randomBytes(32);
+    const digest = createHash('sha256').update(artifact).digest('base64');
+    const sig = sign('sha256', artifact, s.key).toString('base64');
+    out[i] = Buffer.from(
+      `{"hashedRekordRequestV002":{"digest":"${digest}","signature":{"content":"${sig}",` +
+        `"verifier":{"publicKey":{"rawBytes":"${s.spkiB64}"},"keyDetails":"PKIX_ECDSA_P256_SHA_256"}}}}`,
+    );
+  }
+  return out;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -70,11 +96,15 @@ export async function drive(
   onStart: () => void = () => {},
 ): Promise<DriverResult> {
   const g0 = process.hrtime.bigint();
-  const bodies = makeHashedrekords(opts.entries, opts.keys);
+  const v2 = opts.api === 2;
+  const bodies = (v2 ? makeV2HashedRekords : makeHashedrekords)(opts.entries, opts.keys);
   const generateSec = Number(process.hrtime.bigint() - g0) / 1e9;
-  log(`generated ${bodies.length} signed entries with ${opts.keys} keys in ${generateSec.toFixed(1)} s`);
+  log(
+    `generated ${bodies.length} signed ${v2 ? 'v2' : 'v1'} entries with ${opts.keys} keys in ${generateSec.toFixed(1)} s`,
+  );
 
-  const targets = opts.urls.map((u) => new URL('/api/v1/log/entries', u));
+  const path = v2 ? '/api/v2/log/entries' : '/api/v1/log/entries';
+  const targets = opts.urls.map((u) => new URL(path, u));
   const agent = new Agent({
     keepAlive: true,
     maxSockets: opts.concurrency,

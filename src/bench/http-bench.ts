@@ -8,7 +8,7 @@ import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
 import { forkDriver } from './http-bench-driver';
 
 const USAGE =
-  'vellum bench [--duration S] [--warmup S] [--concurrency N] [--keys N] [--entries N] [--workers N] [--batch-max-size N] [--batch-max-age-ms N] [--profile DIR] [--keep]';
+  'vellum bench [--duration S] [--warmup S] [--concurrency N] [--keys N] [--entries N] [--workers N] [--batch-max-size N] [--batch-max-age-ms N] [--v2-duration S] [--profile DIR] [--keep]';
 
 const TARGET_RATE = 3000;
 const TARGET_P99_MS = 300;
@@ -132,6 +132,7 @@ export function benchCommand(argv: string[]): Promise<number> {
       'batch-max-size': { type: 'string' },
       'batch-max-age-ms': { type: 'string' },
       profile: { type: 'string' },
+      'v2-duration': { type: 'string' },
       keep: { type: 'boolean', default: false },
     });
     const durationSec = positiveInt('duration', a.duration, 20);
@@ -139,6 +140,8 @@ export function benchCommand(argv: string[]): Promise<number> {
     const concurrency = positiveInt('concurrency', a.concurrency, 512);
     const keys = positiveInt('keys', a.keys, 4);
     const entries = positiveInt('entries', a.entries, Math.min(600_000, (durationSec + warmupSec) * 7000));
+    // The Rekor v2 write API, driven after the v1 run against the same server (same tree).
+    const v2DurationSec = a['v2-duration'] === '0' ? 0 : positiveInt('v2-duration', a['v2-duration'], 10);
     if (a.workers !== undefined && !/^[0-9]+$/.test(String(a.workers)))
       throw new UsageError('--workers must be >= 0');
 
@@ -204,11 +207,27 @@ export function benchCommand(argv: string[]): Promise<number> {
       // Measured while the server idles, on the same machine and in the same run.
       const vRate = verifyRate(3);
 
+      const v2 =
+        v2DurationSec === 0
+          ? undefined
+          : await forkDriver(
+              {
+                urls: [server.url],
+                durationSec: v2DurationSec,
+                warmupSec: Math.min(warmupSec, 1),
+                concurrency,
+                keys,
+                entries: Math.min(300_000, (v2DurationSec + 1) * 7000),
+                api: 2,
+              },
+              () => {},
+            );
+      const totalAccepted = r.totalAccepted + (v2?.totalAccepted ?? 0);
       const info = (await (await fetch(`${server.url}/api/v1/log`)).json()) as { treeSize: number };
       const rate = r.measuredAccepted / r.measuredSec;
       const okRate = rate >= TARGET_RATE;
       const okP99 = r.latencyMs.p99 <= TARGET_P99_MS;
-      const okCount = info.treeSize === r.totalAccepted;
+      const okCount = info.treeSize === totalAccepted;
       const lines = [
         '',
         `entries/s          ${rate.toFixed(0)}  (${r.measuredAccepted} accepted in ${r.measuredSec.toFixed(1)} s, ${concurrency} concurrent, after ${warmupSec} s warm-up)`,
@@ -227,7 +246,16 @@ export function benchCommand(argv: string[]): Promise<number> {
               ' / ',
             )}, rest ${((others.slice(4).reduce((a, t) => a + t.sec, 0) / r.totalAccepted) * 1e6).toFixed(0)}`,
         `projection         ${((cpus().length * 1e6) / (((serverCpu + r.driverCpuSec) / r.totalAccepted) * 1e6)).toFixed(0)} entries/s if server and driver had ${cpus().length} idle cores (CPU-bound estimate)`,
-        `tree size          ${info.treeSize}, accepted ${r.totalAccepted}: ${okCount ? 'OK, no loss, no duplicates' : 'MISMATCH'}`,
+        ...(v2
+          ? [
+              `v2 entries/s       ${(v2.measuredAccepted / v2.measuredSec).toFixed(0)}  (POST /api/v2/log/entries: ${v2.measuredAccepted} accepted in ${v2.measuredSec.toFixed(1)} s, ${concurrency} concurrent)`,
+              `v2 latency ms      p50 ${v2.latencyMs.p50.toFixed(1)}  p95 ${v2.latencyMs.p95.toFixed(1)}  p99 ${v2.latencyMs.p99.toFixed(1)}  max ${v2.latencyMs.max.toFixed(1)}  mean ${v2.latencyMs.mean.toFixed(1)}`,
+              `v2 HTTP statuses   ${Object.entries(v2.statuses)
+                .map(([st, n]) => `${st}: ${n}`)
+                .join(', ')}${v2.firstFailure ? `  (first failure: ${v2.firstFailure})` : ''}`,
+            ]
+          : []),
+        `tree size          ${info.treeSize}, accepted ${totalAccepted}${v2 ? ` (v1 ${r.totalAccepted} + v2 ${v2.totalAccepted})` : ''}: ${okCount ? 'OK, no loss, no duplicates' : 'MISMATCH'}`,
         `target             >= ${TARGET_RATE}/s: ${okRate ? 'met' : 'NOT met'}; p99 <= ${TARGET_P99_MS} ms: ${okP99 ? 'met' : 'NOT met'}`,
       ];
       if (r.exhausted)
@@ -235,7 +263,7 @@ export function benchCommand(argv: string[]): Promise<number> {
           `note: all ${r.generated} pre-generated entries were used before the end; raise --entries`,
         );
       process.stdout.write(lines.join('\n') + '\n');
-      if (!okCount || r.errors > 0) code = 1;
+      if (!okCount || r.errors > 0 || (v2?.errors ?? 0) > 0) code = 1;
     } finally {
       await stopServer(server.child);
       if (typeof a.profile === 'string')

@@ -33,6 +33,7 @@ test('the committed openapi/openapi.json is what `vellum openapi` generates from
     'getTrustedRoot',
     'getSigningConfig',
     'getCheckpointVerifierKeys',
+    'createEntryV2',
   ]) {
     assert.ok(ops.includes(id), `operation ${id} is documented`);
   }

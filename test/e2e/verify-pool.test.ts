@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isVellumError } from '../../src/core/errors';
 import { loadConfig } from '../../src/modules/config/config';
@@ -36,6 +37,51 @@ describe('VerifyPool', () => {
         const copy = Buffer.from(small);
         await pool.prepare(small);
         if (workers > 0) assert.ok(small.equals(copy));
+      } finally {
+        await pool.onModuleDestroy();
+      }
+    });
+  }
+
+  for (const workers of [2, 0]) {
+    test(`prepares Rekor v2 requests off the event loop, the same as in-thread (VERIFY_WORKERS=${workers})`, async () => {
+      const pool = new VerifyPool(loadConfig({ VERIFY_WORKERS: String(workers) }, '/tmp'));
+      try {
+        const reqs = Array.from({ length: 20 }, () => {
+          const data = randomBytes(16);
+          return {
+            hashedRekordRequestV002: {
+              digest: createHash('sha256').update(data).digest('base64'),
+              signature: {
+                content: sign('sha256', data, key.privateKey).toString('base64'),
+                verifier: {
+                  publicKey: { rawBytes: key.der.toString('base64') },
+                  keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+                },
+              },
+            },
+          };
+        });
+        const prepared = await Promise.all(reqs.map((r) => pool.prepareV2(json(r))));
+        prepared.forEach((p, i) => {
+          assert.deepEqual([p.kind, p.apiVersion], ['hashedrekord', '0.0.2']);
+          const body = JSON.parse(p.body.toString()).spec.hashedRekordV002;
+          assert.equal(body.data.digest, reqs[i]!.hashedRekordRequestV002.digest);
+          assert.ok(
+            p.leafHash.equals(
+              createHash('sha256')
+                .update(Buffer.from([0]))
+                .update(p.body)
+                .digest(),
+            ),
+          );
+        });
+        // The v1 parser is not applied to a v2 request, nor the v2 parser to a v1 entry.
+        await assert.rejects(pool.prepare(json(reqs[0])), (e) => isVellumError(e, 'SCHEMA_VIOLATION'));
+        await assert.rejects(pool.prepareV2(json(hashedrekord(key).proposed)), (e) =>
+          isVellumError(e, 'INVALID_ENTRY'),
+        );
+        await assert.rejects(pool.prepareV2(Buffer.from('[')), (e) => isVellumError(e, 'INVALID_ARGUMENT'));
       } finally {
         await pool.onModuleDestroy();
       }

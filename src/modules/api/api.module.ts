@@ -5,12 +5,13 @@ import { SequencerModule } from '../sequencer/sequencer.module';
 import { SignerModule } from '../signer/signer.module';
 import { TilesModule } from '../tiles/tiles.module';
 import { TrustModule } from '../trust/trust.module';
+import { V2Module } from '../v2/v2.module';
 import { IndexController } from './index.controller';
 import { LogController } from './log.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
-  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule, TrustModule],
+  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule, TrustModule, V2Module],
   controllers: [LogController, IndexController, OpsController],
 })
 export class ApiModule {}

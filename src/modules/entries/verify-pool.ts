@@ -68,10 +68,19 @@ export class VerifyPool implements OnModuleDestroy {
 
   /** Prepares one proposed entry given as raw JSON bytes; rejects with the core's VellumError. */
   prepare(json: Uint8Array, forSearch = false): Promise<PreparedEntry> {
+    return this.run(json, forSearch, false);
+  }
+
+  /** Prepares one Rekor v2 CreateEntryRequest given as raw JSON bytes (same pool, same pushback). */
+  prepareV2(json: Uint8Array): Promise<PreparedEntry> {
+    return this.run(json, false, true);
+  }
+
+  private run(json: Uint8Array, forSearch: boolean, v2: boolean): Promise<PreparedEntry> {
     if (this.slots.length === 0) {
       try {
         this.inlineVerifier ??= createFastVerifier();
-        return Promise.resolve(prepareFromJson(json, this.inlineVerifier, forSearch));
+        return Promise.resolve(prepareFromJson(json, this.inlineVerifier, forSearch, v2));
       } catch (e) {
         return Promise.reject(e as Error);
       }
@@ -85,7 +94,9 @@ export class VerifyPool implements OnModuleDestroy {
     const bytes = ownedBytes(json);
     const req: VerifyRequest = forSearch
       ? { id: this.nextId++, json: bytes, forSearch }
-      : { id: this.nextId++, json: bytes };
+      : v2
+        ? { id: this.nextId++, json: bytes, v2 }
+        : { id: this.nextId++, json: bytes };
     return new Promise<PreparedEntry>((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
       this.inflightTotal++;
@@ -151,7 +162,14 @@ export class VerifyPool implements OnModuleDestroy {
       this.queue[this.queueHead++] = undefined as unknown as Task;
       this.inflightTotal--;
       try {
-        task.resolve(prepareFromJson(task.req.json, this.inlineVerifier, task.req.forSearch === true));
+        task.resolve(
+          prepareFromJson(
+            task.req.json,
+            this.inlineVerifier,
+            task.req.forSearch === true,
+            task.req.v2 === true,
+          ),
+        );
       } catch (e) {
         task.reject(e as Error);
       }

@@ -9,6 +9,8 @@ export interface VerifyRequest {
   readonly json: Uint8Array;
   /** Prepared for a search by entry (POST /entries/retrieve): Rekor skips its insertability checks. */
   readonly forSearch?: boolean;
+  /** A Rekor v2 `CreateEntryRequest` instead of a v1 ProposedEntry. */
+  readonly v2?: boolean;
 }
 
 export type VerifyResult =

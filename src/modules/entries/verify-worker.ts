@@ -14,7 +14,7 @@ port.on('message', (batch: VerifyRequest[]) => {
   const transfer: ArrayBuffer[] = [];
   for (const req of batch) {
     try {
-      const p = prepareFromJson(req.json, verifier, req.forSearch === true);
+      const p = prepareFromJson(req.json, verifier, req.forSearch === true, req.v2 === true);
       const body = ownedBytes(p.body);
       const leafHash = ownedBytes(p.leafHash);
       transfer.push(body.buffer as ArrayBuffer, leafHash.buffer as ArrayBuffer);

@@ -10,7 +10,11 @@ import { ErrorCode, isVellumError, VellumError } from '../../core/errors';
 /** What the wire sees: status, the `{code, message}` body (null for the bodiless 404s), extra headers. */
 export interface HttpErrorResponse {
   readonly status: number;
-  readonly body: { readonly code: number; readonly message: string } | null;
+  readonly body: {
+    readonly code: number;
+    readonly message: string;
+    readonly details?: readonly unknown[];
+  } | null;
   readonly headers?: Readonly<Record<string, string>>;
   /** True when the failure is ours, not the client's: worth a log line. */
   readonly internal?: boolean;

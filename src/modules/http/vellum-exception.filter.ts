@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { VELLUM_CONFIG, VellumConfig } from '../config/config';
-import { toHttpError } from './http-error';
+import { toHttpError, type HttpErrorResponse } from './http-error';
+import { REKOR_V2_PREFIX, toRekorV2Error } from './rekor-v2-error';
 import { RouteTable } from './route-table';
 
 /**
@@ -24,32 +25,27 @@ export class VellumExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<FastifyRequest>();
     if (reply.sent) return;
 
+    let res: HttpErrorResponse;
     // Nest's not-found handler is the only source of a bare NotFoundException: the path matched
     // no route for this method. Whether some other method would match decides 404 vs 405.
     if (exception instanceof NotFoundException) {
       const path = req.url.split('?', 1)[0];
       const allowed = this.routes.allowedMethods(path);
-      if (allowed.length > 0) {
-        void reply
-          .code(405)
-          .header('allow', allowed.join(', '))
-          .type('application/json')
-          .send(
-            JSON.stringify({
-              code: 405,
-              message: `method ${req.method} is not allowed, but [${allowed.join(',')}] are`,
-            }),
-          );
-        return;
-      }
-      void reply
-        .code(404)
-        .type('application/json')
-        .send(JSON.stringify({ code: 404, message: `path ${path} was not found` }));
-      return;
+      res =
+        allowed.length > 0
+          ? {
+              status: 405,
+              body: {
+                code: 405,
+                message: `method ${req.method} is not allowed, but [${allowed.join(',')}] are`,
+              },
+              headers: { allow: allowed.join(', ') },
+            }
+          : { status: 404, body: { code: 404, message: `path ${path} was not found` } };
+    } else {
+      res = toHttpError(exception, this.config.maxEntryBytes, req.headers['content-type']);
     }
-
-    const res = toHttpError(exception, this.config.maxEntryBytes, req.headers['content-type']);
+    if (req.url.startsWith(REKOR_V2_PREFIX)) res = toRekorV2Error(res, exception);
     if (res.internal) {
       const e = exception as Error;
       this.logger.error(`${req.method} ${req.url}: ${e?.stack ?? String(exception)}`);
