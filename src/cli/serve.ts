@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, VellumConfig } from '../modules/config/config';
-import { LogIdentity } from '../modules/signer/log-identity';
+import { LogIdentity } from '../modules/identity/log-identity';
 import { startServer } from '../main';
 
 /**

@@ -1,15 +1,13 @@
 import { Module } from '@nestjs/common';
 import { EntriesModule } from '../entries/entries.module';
 import { LogModule } from '../log/log.module';
-import { SequencerModule } from '../sequencer/sequencer.module';
-import { SignerModule } from '../signer/signer.module';
 import { TilesModule } from '../tiles/tiles.module';
 import { IndexController } from './index.controller';
 import { LogController } from './log.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
-  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule],
+  imports: [LogModule, EntriesModule, TilesModule],
   controllers: [LogController, IndexController, OpsController],
 })
 export class ApiModule {}

@@ -1,35 +1,25 @@
 import { Logger, Module } from '@nestjs/common';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import type { LogPublicKey, LogSigningKey } from '../../core/keys';
-import { VellumDatabase } from '../storage/database';
-import { LogIdentity } from './log-identity';
+import { LogIdentity } from '../identity/log-identity';
+import { SIGNING_PUBLIC_KEY } from '../identity/identity.module';
 import { LogSigner } from './log-signer';
-import { awaitPublishedIdentity, roleSigns } from './published-identity';
 import { loadOrCreateSigningKey } from './signing-key';
 
-/** Injection token of the log's LogSigningKey (private), or null in roles that do not sign. Only LogSigner should inject it. */
+/** Injection token of the log's LogSigningKey (private). Only LogSigner should inject it. */
 export const LOG_SIGNING_KEY = Symbol('LOG_SIGNING_KEY');
-/** Injection token of the log's LogPublicKey. */
-export const LOG_PUBLIC_KEY = Symbol('LOG_PUBLIC_KEY');
-/** Tree id and public key published by the sequencer, for roles without the private key (null in signing roles). */
-const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
 
 /**
- * The log's key and identity.
- *
- * Signing roles (ROLE=all, sequencer) load SIGNING_KEY_PATH, or generate an ECDSA P-256 key into
- * DATA_DIR (mode 0600) on first boot, and create the tree id. Every other role (api, monitor)
- * never touches a private key: LOG_SIGNING_KEY and LogSigner are null there, and the public key
- * and tree id come from PUBLIC_KEY_PATH / the database (see awaitPublishedIdentity), waiting for
- * a sequencer to have initialised the log. Needs StorageModule (the tree id lives in `meta`).
+ * The log's private key, in the roles that sign (ROLE=all, sequencer) and nowhere else: loads
+ * SIGNING_KEY_PATH, or generates an ECDSA P-256 key into DATA_DIR (mode 0600) on first boot.
+ * Gives IdentityModule the public half (SIGNING_PUBLIC_KEY).
  */
 @Module({
   providers: [
     {
       provide: LOG_SIGNING_KEY,
       inject: [VELLUM_CONFIG],
-      useFactory: (config: VellumConfig): LogSigningKey | null => {
-        if (!roleSigns(config.role)) return null;
+      useFactory: (config: VellumConfig): LogSigningKey => {
         const logger = new Logger('Signer');
         const loaded = loadOrCreateSigningKey(config);
         const pub = loaded.key.publicKey;
@@ -48,39 +38,28 @@ const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
       },
     },
     {
-      provide: PUBLISHED_IDENTITY,
-      inject: [LOG_SIGNING_KEY, VellumDatabase, VELLUM_CONFIG],
-      useFactory: (key: LogSigningKey | null, db: VellumDatabase, config: VellumConfig) =>
-        key === null ? awaitPublishedIdentity(db, config) : null,
+      provide: SIGNING_PUBLIC_KEY,
+      inject: [LOG_SIGNING_KEY],
+      useFactory: (key: LogSigningKey): LogPublicKey => key.publicKey,
     },
-    {
-      provide: LOG_PUBLIC_KEY,
-      inject: [LOG_SIGNING_KEY, PUBLISHED_IDENTITY],
-      useFactory: (
-        key: LogSigningKey | null,
-        published: Awaited<ReturnType<typeof awaitPublishedIdentity>> | null,
-      ): LogPublicKey => key?.publicKey ?? published!.publicKey,
-    },
-    {
-      provide: LogIdentity,
-      inject: [VellumDatabase, LOG_PUBLIC_KEY, VELLUM_CONFIG, PUBLISHED_IDENTITY],
-      useFactory: (
-        db: VellumDatabase,
-        pub: LogPublicKey,
-        config: VellumConfig,
-        published: Awaited<ReturnType<typeof awaitPublishedIdentity>> | null,
-      ) =>
-        published !== null
-          ? new LogIdentity(published.treeId, pub, config.logHostname)
-          : LogIdentity.load(db, pub, config.logHostname),
-    },
+  ],
+  exports: [LOG_SIGNING_KEY, SIGNING_PUBLIC_KEY],
+})
+export class SigningKeyModule {}
+
+/**
+ * LogSigner: SETs and checkpoints under the private key. Only the sequencer uses it. Needs
+ * IdentityModule.forRoot(SigningKeyModule) (global) and StorageModule.
+ */
+@Module({
+  imports: [SigningKeyModule],
+  providers: [
     {
       provide: LogSigner,
       inject: [LOG_SIGNING_KEY, LogIdentity],
-      useFactory: (key: LogSigningKey | null, identity: LogIdentity): LogSigner | null =>
-        key === null ? null : new LogSigner(key, identity),
+      useFactory: (key: LogSigningKey, identity: LogIdentity): LogSigner => new LogSigner(key, identity),
     },
   ],
-  exports: [LogIdentity, LogSigner, LOG_PUBLIC_KEY],
+  exports: [LogSigner],
 })
 export class SignerModule {}

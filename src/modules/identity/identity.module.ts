@@ -1,0 +1,65 @@
+import { type DynamicModule, Global, Module, type Type } from '@nestjs/common';
+import type { LogPublicKey } from '../../core/keys';
+import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
+import { VellumDatabase } from '../storage/database';
+import { LogIdentity } from './log-identity';
+import { type PublishedIdentity, awaitPublishedIdentity } from './published-identity';
+
+/** Injection token of the log's LogPublicKey. */
+export const LOG_PUBLIC_KEY = Symbol('LOG_PUBLIC_KEY');
+/**
+ * The public half of the key this process signs with. Provided by the signer's key module in
+ * signing roles only; its absence is what tells IdentityModule to wait for the published identity.
+ */
+export const SIGNING_PUBLIC_KEY = Symbol('SIGNING_PUBLIC_KEY');
+/** Tree id and public key published by the sequencer, for roles without the private key (null in signing roles). */
+const PUBLISHED_IDENTITY = Symbol('PUBLISHED_IDENTITY');
+
+/**
+ * The log's public face: LogIdentity (tree id, public key, hostname, origin) and LOG_PUBLIC_KEY.
+ * Global, registered once by the role table, so HTTP faces and the monitor get it without any
+ * path to the private key.
+ *
+ * `signingKey` is the module providing SIGNING_PUBLIC_KEY in roles that sign (ROLE=all,
+ * sequencer): the key and the tree id (created on first boot) are this process's own. Every other
+ * role reads them from PUBLIC_KEY_PATH / the database (awaitPublishedIdentity), waiting for a
+ * sequencer to have initialised the log. Needs StorageModule (the tree id lives in `meta`).
+ */
+@Global()
+@Module({})
+export class IdentityModule {
+  static forRoot(signingKey?: Type<unknown>): DynamicModule {
+    return {
+      module: IdentityModule,
+      imports: signingKey === undefined ? [] : [signingKey],
+      providers: [
+        {
+          provide: PUBLISHED_IDENTITY,
+          inject: [{ token: SIGNING_PUBLIC_KEY, optional: true }, VellumDatabase, VELLUM_CONFIG],
+          useFactory: (own: LogPublicKey | undefined, db: VellumDatabase, config: VellumConfig) =>
+            own === undefined ? awaitPublishedIdentity(db, config) : null,
+        },
+        {
+          provide: LOG_PUBLIC_KEY,
+          inject: [{ token: SIGNING_PUBLIC_KEY, optional: true }, PUBLISHED_IDENTITY],
+          useFactory: (own: LogPublicKey | undefined, published: PublishedIdentity | null): LogPublicKey =>
+            own ?? published!.publicKey,
+        },
+        {
+          provide: LogIdentity,
+          inject: [VellumDatabase, LOG_PUBLIC_KEY, VELLUM_CONFIG, PUBLISHED_IDENTITY],
+          useFactory: (
+            db: VellumDatabase,
+            pub: LogPublicKey,
+            config: VellumConfig,
+            published: PublishedIdentity | null,
+          ) =>
+            published !== null
+              ? new LogIdentity(published.treeId, pub, config.logHostname)
+              : LogIdentity.load(db, pub, config.logHostname),
+        },
+      ],
+      exports: [LogIdentity, LOG_PUBLIC_KEY],
+    };
+  }
+}
