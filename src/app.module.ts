@@ -6,7 +6,7 @@ import { HttpModule } from './modules/http/http.module';
 import { LogModule } from './modules/log/log.module';
 import { ObservabilityModule } from './modules/metrics/observability.module';
 import { StorageModule } from './modules/storage/storage.module';
-import { roleModules } from './roles';
+import { roleMigrations, roleModules } from './roles';
 
 /** The application for one ROLE: what every role shares, then the role's parts (src/roles.ts). */
 @Module({})
@@ -19,7 +19,7 @@ export class AppModule {
         HttpModule,
         MetricsModule,
         ObservabilityModule,
-        StorageModule.forRoot(),
+        StorageModule.forRoot({ migrations: roleMigrations(config) }),
         LogModule,
         ...roleModules(config),
       ],

@@ -3,6 +3,7 @@ import type { VellumConfig } from './modules/config/config';
 
 /** What a role puts into the application: Nest modules. */
 type ModuleRef = Type<unknown> | DynamicModule;
+type MigrationClass = import('./modules/storage/migrations').MigrationClass;
 
 /*
  * Every part is required when a role asks for it, not at import time, so a process loads only
@@ -61,6 +62,13 @@ const PARTS = {
   ],
 } as const;
 
+/** Tables of a part's modules, which StorageModule migrates for the processes that load them. */
+const PART_MIGRATIONS: Partial<Record<keyof typeof PARTS, () => readonly MigrationClass[]>> = {
+  monitor: () =>
+    (require('./modules/monitor/migrations') as typeof import('./modules/monitor/migrations'))
+      .MONITOR_MIGRATIONS,
+};
+
 export type RolePart = keyof typeof PARTS;
 
 /**
@@ -81,6 +89,11 @@ export const ROLE_PARTS: Readonly<Record<VellumConfig['role'], readonly RolePart
 /** The Nest modules of `config.role`, beyond the ones every role loads. */
 export function roleModules(config: VellumConfig): ModuleRef[] {
   return ROLE_PARTS[config.role].flatMap((part) => PARTS[part](config));
+}
+
+/** The migrations the modules of `config.role` register (storage adds its own). */
+export function roleMigrations(config: VellumConfig): MigrationClass[] {
+  return ROLE_PARTS[config.role].flatMap((part) => PART_MIGRATIONS[part]?.() ?? []);
 }
 
 /** One part's modules, for test harnesses that assemble a partial application. */

@@ -39,7 +39,7 @@ import {
 export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
 import type { TestDb } from '../modules/storage-harness';
 import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
-import { rolePart } from '../../src/roles';
+import { roleMigrations, rolePart } from '../../src/roles';
 
 export const ADMIN_TOKEN = 'monitor-admin-token-for-tests-0123456789';
 export const GH = 'https://token.actions.githubusercontent.com';
@@ -93,7 +93,7 @@ export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<M
     imports: [
       ConfigModule.forRoot(config),
       HttpModule,
-      StorageModule.forRoot(),
+      StorageModule.forRoot({ migrations: roleMigrations(config) }),
       LogModule,
       ...rolePart('signingIdentity', config),
       ...rolePart('sequencer', config),
