@@ -10,7 +10,7 @@ import {
 import { MetricsService } from '../api/metrics.service';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { LogModule } from '../log/log.module';
-import { AdminAuthGuard, MonitorExceptionFilter } from './admin-auth';
+import { AdminAuthGuard } from './admin-auth';
 import { MonitorAdminService } from './admin.service';
 import { BackfillService } from './backfill.service';
 import { DeliveryService } from './delivery.service';
@@ -100,7 +100,6 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     BackfillService,
     MonitorAdminService,
     AdminAuthGuard,
-    MonitorExceptionFilter,
     MonitorWorkers,
   ],
   exports: [
