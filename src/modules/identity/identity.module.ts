@@ -8,8 +8,8 @@ import { type PublishedIdentity, awaitPublishedIdentity } from './published-iden
 /** Injection token of the log's LogPublicKey. */
 export const LOG_PUBLIC_KEY = Symbol('LOG_PUBLIC_KEY');
 /**
- * The public half of the key this process signs with. Provided by the signer's key module in
- * signing roles only; its absence is what tells IdentityModule to wait for the published identity.
+ * The public half of the key this process signs with: provided by the signer's key module in
+ * signing roles, null otherwise (then IdentityModule waits for the published identity).
  */
 export const SIGNING_PUBLIC_KEY = Symbol('SIGNING_PUBLIC_KEY');
 /** Tree id and public key published by the sequencer, for roles without the private key (null in signing roles). */
@@ -33,16 +33,19 @@ export class IdentityModule {
       module: IdentityModule,
       imports: signingKey === undefined ? [] : [signingKey],
       providers: [
+        // Not an optional injection: Nest turns any failure of an optional dependency (a missing
+        // key file) into "absent", which would make a signing process wait for a published key.
+        ...(signingKey === undefined ? [{ provide: SIGNING_PUBLIC_KEY, useValue: null }] : []),
         {
           provide: PUBLISHED_IDENTITY,
-          inject: [{ token: SIGNING_PUBLIC_KEY, optional: true }, VellumDatabase, VELLUM_CONFIG],
-          useFactory: (own: LogPublicKey | undefined, db: VellumDatabase, config: VellumConfig) =>
-            own === undefined ? awaitPublishedIdentity(db, config) : null,
+          inject: [SIGNING_PUBLIC_KEY, VellumDatabase, VELLUM_CONFIG],
+          useFactory: (own: LogPublicKey | null, db: VellumDatabase, config: VellumConfig) =>
+            own === null ? awaitPublishedIdentity(db, config) : null,
         },
         {
           provide: LOG_PUBLIC_KEY,
-          inject: [{ token: SIGNING_PUBLIC_KEY, optional: true }, PUBLISHED_IDENTITY],
-          useFactory: (own: LogPublicKey | undefined, published: PublishedIdentity | null): LogPublicKey =>
+          inject: [SIGNING_PUBLIC_KEY, PUBLISHED_IDENTITY],
+          useFactory: (own: LogPublicKey | null, published: PublishedIdentity | null): LogPublicKey =>
             own ?? published!.publicKey,
         },
         {

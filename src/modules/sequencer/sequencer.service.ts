@@ -1,9 +1,9 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
   type OnApplicationShutdown,
-  type OnModuleDestroy,
   type OnModuleInit,
   Optional,
 } from '@nestjs/common';
@@ -37,7 +37,7 @@ import { SEQUENCER_OPTIONS, type SequencerOptions } from './sequencer.options';
  * checkpoint covering it has committed.
  */
 @Injectable()
-export class SequencerService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+export class SequencerService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Sequencer');
   private readonly metrics: WritePathMetrics;
   readonly engine: SequencerEngine;
@@ -137,8 +137,12 @@ export class SequencerService implements OnModuleInit, OnModuleDestroy, OnApplic
     return { ok, detail: parts.join(', ') };
   }
 
-  /** Sequence what was taken, release the lease for the next sequencer. */
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * Sequence what was taken, release the lease for the next sequencer. Runs after every module's
+   * onModuleDestroy, so the write paths have stopped taking entries and drained what they had
+   * while this sequencer still answered them, and before the database closes.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.shutdown();
   }
 
