@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { LogLevel } from '@nestjs/common';
+import { ConsoleLogger, type LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -13,6 +13,12 @@ export function nestLogLevels(level: VellumConfig['logLevel']): LogLevel[] {
   const order: LogLevel[][] = [['fatal', 'error'], ['warn'], ['log'], ['debug', 'verbose']];
   const upto = { error: 1, warn: 2, info: 3, debug: 4 }[level];
   return order.slice(0, upto).flat();
+}
+
+/** LOG_FORMAT=json: Nest's JSON console logger, one object per line; else its text format. */
+export function appLogger(config: Pick<VellumConfig, 'logLevel' | 'logFormat'>): LoggerService | LogLevel[] {
+  const logLevels = nestLogLevels(config.logLevel);
+  return config.logFormat === 'json' ? new ConsoleLogger({ json: true, logLevels }) : logLevels;
 }
 
 export interface CreateAppOptions {
@@ -34,7 +40,7 @@ export async function createApp(
       bodyParser: false,
       abortOnError: false,
       preview: opts.preview ?? false,
-      logger: nestLogLevels(config.logLevel),
+      logger: appLogger(config),
     },
   );
   if (opts.preview) return app;

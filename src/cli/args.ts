@@ -1,9 +1,8 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
-/** A command-line mistake: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { EXIT, UsageError } from './exit-codes';
+
+export { UsageError };
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
@@ -33,7 +32,7 @@ export async function withUsage(fn: () => Promise<number>, usage: string): Promi
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`${e.message}\nusage: ${usage}\n`);
-      return 2;
+      return EXIT.usage;
     }
     throw e;
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { EXIT, exitCodeOf } from './exit-codes';
 
 const USAGE = `usage: vellum <command> [options]
 
@@ -25,7 +26,7 @@ commands:
                               the same against ROLE=api processes and a ROLE=sequencer on Redis + PostgreSQL
 `;
 
-/** Exit codes: 0 success, 1 failure (verification, startup), 2 usage or configuration error. */
+/** Exit codes (EXIT in exit-codes.ts): 0 success, 1 verification failed, 2 usage or configuration error, 3 other failure. */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -50,10 +51,10 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return cmd === undefined ? EXIT.usage : EXIT.ok;
     default:
       process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
-      return 2;
+      return EXIT.usage;
   }
 }
 
@@ -64,6 +65,6 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     process.stderr.write(`vellum: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(e);
   },
 );

@@ -1,5 +1,6 @@
+import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, VellumConfig } from '../modules/config/config';
-import { LogIdentity } from '../modules/signer/log-identity';
+import { LogIdentity } from '../modules/identity/log-identity';
 import { startServer } from '../main';
 
 /**
@@ -33,13 +34,25 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.exit(1);
   }
   const identity = server.app.get(LogIdentity);
-  process.stdout.write(
-    `vellum listening on ${server.url}\n` +
-      `treeID ${identity.treeId}\n` +
-      `logID ${identity.logIdHex}\n` +
-      `checkpoint signer name ${identity.hostname}\n` +
-      identity.publicKey.pem,
-  );
+  if (config.logFormat === 'json') {
+    // Every stdout line stays one JSON object, so a collector never sees a stray text line.
+    new Logger('Vellum').log({
+      text: `vellum listening on ${server.url}`,
+      url: server.url,
+      treeId: identity.treeId,
+      logId: identity.logIdHex,
+      signerName: identity.hostname,
+      publicKey: identity.publicKey.pem,
+    });
+  } else {
+    process.stdout.write(
+      `vellum listening on ${server.url}\n` +
+        `treeID ${identity.treeId}\n` +
+        `logID ${identity.logIdHex}\n` +
+        `checkpoint signer name ${identity.hostname}\n` +
+        identity.publicKey.pem,
+    );
+  }
 
   let closing = false;
   const shutdown = (signal: string) => {
@@ -48,7 +61,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       process.exit(1);
     }
     closing = true;
-    process.stdout.write(`${signal}: shutting down\n`);
+    if (config.logFormat === 'json') new Logger('Vellum').log(`${signal}: shutting down`);
+    else process.stdout.write(`${signal}: shutting down\n`);
     server.app.close().then(
       () => process.exit(0),
       (e: unknown) => {

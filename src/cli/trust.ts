@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pemDecodeAll } from '../core/encoding';
-import { isVellumError } from '../core/errors';
+import { isVellumError, VellumError } from '../core/errors';
 import {
   extendSigningConfig,
   withRekorVersions,
@@ -37,14 +37,15 @@ async function fetchJson(url: string): Promise<unknown> {
   try {
     res = await fetch(url, { headers: { accept: 'application/json' } });
   } catch (e) {
-    throw new Error(`cannot reach ${url}: ${(e as Error).message}`);
+    throw new VellumError('UNAVAILABLE', `cannot reach ${url}: ${(e as Error).message}`);
   }
   const text = await res.text();
-  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  if (res.status !== 200)
+    throw new VellumError('UNAVAILABLE', `${url} answered ${res.status}: ${text.slice(0, 300)}`);
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`${url} did not answer JSON`);
+    throw new VellumError('UNAVAILABLE', `${url} did not answer JSON`);
   }
 }
 

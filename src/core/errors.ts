@@ -32,6 +32,14 @@ export const ERROR_CODES = [
   'INCONSISTENT_LOG',
   /** Something that was asked for does not exist. */
   'NOT_FOUND',
+  /** The request clashes with the current state (a name already taken, an alert already resolved). */
+  'CONFLICT',
+  /** A monitoring rule (or rules file) does not validate; `details.errors` / `warnings` give each problem's path. */
+  'INVALID_RULE',
+  /** No usable credentials were presented; `details.challenge` is the WWW-Authenticate value to answer with. */
+  'UNAUTHENTICATED',
+  /** The credentials are wrong, or the operation is disabled for everyone. */
+  'FORBIDDEN',
   /** The request is larger than allowed. */
   'TOO_LARGE',
   /** The log is overloaded; the client should retry later. */

@@ -3,7 +3,7 @@
 // after COMMIT. Prints `active` once it holds the lease and `committed <size> <appended>` from
 // inside the hang; the parent then kills it with SIGKILL.
 import { loadConfig } from '../../src/modules/config/config';
-import { LogWriter } from '../../src/modules/sequencer/log-writer.service';
+import { SequencerService } from '../../src/modules/sequencer/sequencer.service';
 import { boot } from '../modules/storage-harness';
 
 async function main(): Promise<void> {
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
       },
     },
   });
-  const writer = app.get(LogWriter);
+  const writer = app.get(SequencerService);
   const poll = setInterval(() => {
     if (writer.sequencerState() === 'active') {
       clearInterval(poll);

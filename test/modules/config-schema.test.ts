@@ -84,3 +84,26 @@ describe('monitor variables in the one schema', () => {
     assert.equal(loadMonitorConfig({}, 'monitor').workersEnabled, true);
   });
 });
+
+describe('LOG_FORMAT and VELLUM_WEBHOOK_SECRET', () => {
+  test('LOG_FORMAT is text by default, json on request, anything else a ConfigError', () => {
+    assert.equal(loadConfig({}, '/tmp').logFormat, 'text');
+    assert.equal(loadConfig({ LOG_FORMAT: 'json' }, '/tmp').logFormat, 'json');
+    assert.throws(
+      () => loadConfig({ LOG_FORMAT: 'pino' }, '/tmp'),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'LOG_FORMAT',
+    );
+  });
+
+  test('a malformed VELLUM_WEBHOOK_SECRET is refused without echoing it', () => {
+    const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+    assert.doesNotThrow(() => loadConfig({ VELLUM_WEBHOOK_SECRET: secret }, '/tmp'));
+    for (const bad of ['not-a-secret-value', 'whsec_%%%%', 'whsec_' + Buffer.alloc(4).toString('base64')]) {
+      assert.throws(
+        () => loadConfig({ VELLUM_WEBHOOK_SECRET: bad }, '/tmp'),
+        (e: unknown) =>
+          e instanceof ConfigError && e.variable === 'VELLUM_WEBHOOK_SECRET' && !e.message.includes(bad),
+      );
+    }
+  });
+});

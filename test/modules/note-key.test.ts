@@ -12,7 +12,7 @@ import { verifyRekorCheckpoint } from '../../src/core/checkpoint';
 import { LogPublicKey, LogSigningKey } from '../../src/core/keys';
 import { openNote, parseSignedNote, parseVerifierKey } from '../../src/core/note';
 import { ConfigError } from '../../src/modules/config/config';
-import { LogIdentity } from '../../src/modules/signer/log-identity';
+import { LogIdentity } from '../../src/modules/identity/log-identity';
 import { LogSigner } from '../../src/modules/signer/log-signer';
 import { boot, postgresDb, sqliteDb, testConfig, type TestDb } from './storage-harness';
 
@@ -143,7 +143,11 @@ test('note key: an API replica (no private keys) reads it from meta and checks i
       const identity = api.app.get(LogIdentity);
       assert.ok(identity.noteKey.der.equals(noteKey.der));
       assert.deepEqual(identity.vkeys, vkeys);
-      assert.equal(api.app.get(LogSigner, { strict: false }), null, 'no signer in the api role');
+      assert.throws(
+        () => api.app.get(LogSigner, { strict: false }),
+        /could not find LogSigner/,
+        'no signer in the api role',
+      );
       assert.ok(!existsSync(join(db.dataDir, 'api', 'note-key.pem')), 'the replica writes no key');
     } finally {
       await api.app.close();

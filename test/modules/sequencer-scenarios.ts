@@ -12,14 +12,14 @@ import { verifyConsistency, verifyInclusion } from '../../src/core/merkle/verify
 import { verifySet } from '../../src/core/set';
 import type { AcceptedEntry, PreparedEntry, SignedCheckpoint } from '../../src/modules/log/log.types';
 import { LogReader } from '../../src/modules/log/log-reader.service';
-import { LogWriter } from '../../src/modules/sequencer/log-writer.service';
 import type { SequencerOptions } from '../../src/modules/sequencer/sequencer.options';
-import { LogIdentity } from '../../src/modules/signer/log-identity';
+import { LogIdentity } from '../../src/modules/identity/log-identity';
+import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
 import { type Booted, type TestDb, boot, makeEntry, testConfig } from './storage-harness';
 
 interface Ctx {
   readonly booted: Booted;
-  readonly writer: LogWriter;
+  readonly writer: WritePath;
   readonly reader: LogReader;
   readonly identity: LogIdentity;
 }
@@ -32,7 +32,7 @@ async function start(
   const booted = await boot(testConfig(db, env), { sequencer });
   return {
     booted,
-    writer: booted.app.get(LogWriter),
+    writer: booted.app.get<WritePath>(WRITE_PATH),
     reader: booted.app.get(LogReader),
     identity: booted.app.get(LogIdentity),
   };

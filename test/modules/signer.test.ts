@@ -8,9 +8,9 @@ import { isVellumError } from '../../src/core/errors';
 import { LogPublicKey, LogSigningKey } from '../../src/core/keys';
 import { verifySet } from '../../src/core/set';
 import { ConfigError } from '../../src/modules/config/config';
-import { LogIdentity } from '../../src/modules/signer/log-identity';
+import { LogIdentity } from '../../src/modules/identity/log-identity';
 import { LogSigner } from '../../src/modules/signer/log-signer';
-import { LOG_PUBLIC_KEY } from '../../src/modules/signer/signer.module';
+import { LOG_PUBLIC_KEY } from '../../src/modules/identity/identity.module';
 import { boot, sqliteDb, testConfig, type TestDb } from './storage-harness';
 
 async function withDb(fn: (db: TestDb) => Promise<void>): Promise<void> {

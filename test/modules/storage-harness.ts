@@ -15,10 +15,10 @@ import { loadConfig, type VellumConfig } from '../../src/modules/config/config';
 import { ConfigModule } from '../../src/modules/config/config.module';
 import type { PreparedEntry } from '../../src/modules/log/log.types';
 import { LogModule } from '../../src/modules/log/log.module';
-import { SequencerModule } from '../../src/modules/sequencer/sequencer.module';
 import { SEQUENCER_OPTIONS, type SequencerOptions } from '../../src/modules/sequencer/sequencer.options';
 import { SignerModule } from '../../src/modules/signer/signer.module';
 import { StorageModule } from '../../src/modules/storage/storage.module';
+import { ROLE_PARTS, type RolePart, rolePart } from '../../src/roles';
 
 export const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -128,14 +128,25 @@ export interface Booted {
   readonly logger: CapturingLogger;
 }
 
-/** Storage + signer (+ sequencer + log reader unless `writer: false`), initialised. */
+/** Storage + signer (+ sequencer and WRITE_PATH as the role has them, unless `writer: false`), initialised. */
 export async function boot(
   config: VellumConfig,
   options: { writer?: boolean; sequencer?: SequencerOptions } = {},
 ): Promise<Booted> {
   const logger = new CapturingLogger();
-  const imports = [ConfigModule.forRoot(config), StorageModule.forRoot(), SignerModule];
-  if (options.writer !== false) imports.push(SequencerModule, LogModule);
+  // The role's own identity part (signing or published) and, unless writer is false, its
+  // write-path parts (ROLE=sequencer has no WRITE_PATH). SignerModule only where the role signs.
+  const identityParts: RolePart[] = ['signingIdentity', 'publishedIdentity'];
+  const wanted: RolePart[] =
+    options.writer === false ? identityParts : [...identityParts, 'sequencer', 'writePath'];
+  const parts = ROLE_PARTS[config.role].filter((p) => wanted.includes(p));
+  const imports = [
+    ConfigModule.forRoot(config),
+    StorageModule.forRoot(),
+    ...(parts.includes('signingIdentity') ? [SignerModule] : []),
+    LogModule,
+    ...parts.flatMap((p) => rolePart(p, config)),
+  ];
   let builder = Test.createTestingModule({ imports }).setLogger(logger);
   if (options.writer !== false) {
     builder = builder.overrideProvider(SEQUENCER_OPTIONS).useValue(options.sequencer ?? {});

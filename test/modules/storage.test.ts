@@ -9,7 +9,8 @@ import { loadConfig } from '../../src/modules/config/config';
 import { VellumDatabase, dataSourceOptions, runMigrationsLocked } from '../../src/modules/storage/database';
 import { DbTileSource } from '../../src/modules/storage/db-tile-source';
 import { LruCache } from '../../src/modules/storage/lru';
-import { VELLUM_MIGRATIONS } from '../../src/modules/storage/migrations';
+import { LOG_MIGRATIONS, collectMigrations } from '../../src/modules/storage/migrations';
+import { roleMigrations } from '../../src/roles';
 import { chunkRows, num, toDialect, valuesList } from '../../src/modules/storage/sql';
 import { StorageModule } from '../../src/modules/storage/storage.module';
 import { CapturingLogger, postgresDb, sqliteDb, tempDir, type TestDb } from './storage-harness';
@@ -88,14 +89,14 @@ async function checkDatabase(tdb: TestDb): Promise<void> {
     assert.ok(Buffer.isBuffer(row.root) && row.root.equals(Buffer.alloc(32, 1)));
 
     const migrations = await ds.query('SELECT name FROM migrations');
-    assert.equal(migrations.length, VELLUM_MIGRATIONS.length);
+    assert.equal(migrations.length, LOG_MIGRATIONS.length);
   } finally {
     await app.close();
   }
   // Reopening the same database runs no migration again and keeps the data.
   const again = await openStorage(tdb.env, tdb.dataDir);
   try {
-    assert.equal((await again.ds.query('SELECT name FROM migrations')).length, VELLUM_MIGRATIONS.length);
+    assert.equal((await again.ds.query('SELECT name FROM migrations')).length, LOG_MIGRATIONS.length);
     assert.equal((await again.db.read("SELECT key FROM meta WHERE key LIKE 'c%'")).length, 5);
   } finally {
     await again.app.close();
@@ -243,7 +244,7 @@ test('postgres storage: processes booting at once on an empty database migrate i
     const rows = await tdb.exec('SELECT name FROM migrations ORDER BY id');
     assert.deepEqual(
       rows.map((r) => r.name),
-      VELLUM_MIGRATIONS.map((m) => new m().name),
+      LOG_MIGRATIONS.map((m) => new m().name),
     );
     const tables = await tdb.exec(
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
@@ -256,5 +257,50 @@ test('postgres storage: processes booting at once on an empty database migrate i
   } finally {
     await Promise.all(sources.map((ds) => (ds.isInitialized ? ds.destroy() : undefined)));
     await tdb.cleanup();
+  }
+});
+
+test('migrations are registered by the modules that own the tables: the roles with the monitor migrate its tables after the log, in timestamp order, on both dialects', async () => {
+  const sqlite = loadConfig({}, tempDir());
+  const monitorTable = 'monitor_rules';
+  assert.deepEqual(roleMigrations({ ...sqlite, role: 'sequencer' }), [], 'the sequencer loads no monitor');
+  const forAll = collectMigrations(roleMigrations(sqlite));
+  assert.ok(forAll.length > LOG_MIGRATIONS.length, 'ROLE=all registers the monitor migrations');
+  assert.deepEqual(forAll.slice(0, LOG_MIGRATIONS.length), [...LOG_MIGRATIONS]);
+  const stamps = forAll.map((m) => Number(/(\d{13})$/.exec(m.name)![1]));
+  assert.deepEqual(
+    stamps,
+    [...stamps].sort((a, b) => a - b),
+  );
+  assert.throws(() => collectMigrations([class Clash1760000000000 {} as never]), /share one timestamp/);
+
+  for (const tdb of [await sqliteDb(), await postgresDb()]) {
+    const config = loadConfig(tdb.env, tdb.dataDir);
+    const ds = new DataSource(dataSourceOptions(config, collectMigrations(roleMigrations(config))));
+    try {
+      await ds.initialize();
+      if (config.database.type === 'postgres') await runMigrationsLocked(ds);
+      const names = (await ds.query('SELECT name FROM migrations ORDER BY id')) as Array<{ name: string }>;
+      assert.deepEqual(
+        names.map((r) => r.name),
+        forAll.map((m) => m.name),
+        `${tdb.kind}: every registered migration ran, oldest first`,
+      );
+      const tables =
+        tdb.kind === 'postgres'
+          ? await tdb.exec(
+              "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+          : ((await ds.query("SELECT name FROM sqlite_master WHERE type = 'table'")) as Array<{
+              name: string;
+            }>);
+      assert.ok(
+        tables.some((r) => r.name === monitorTable),
+        `${tdb.kind}: ${monitorTable} exists`,
+      );
+    } finally {
+      if (ds.isInitialized) await ds.destroy();
+      await tdb.cleanup();
+    }
   }
 });

@@ -27,11 +27,8 @@ import {
   MonitorStateRepository,
 } from '../../src/modules/monitor/repositories';
 import { RuleService } from '../../src/modules/monitor/rule.service';
-import { LogWriter } from '../../src/modules/sequencer/log-writer.service';
-import { SequencerModule } from '../../src/modules/sequencer/sequencer.module';
 import { SEQUENCER_OPTIONS } from '../../src/modules/sequencer/sequencer.options';
-import { LogIdentity } from '../../src/modules/signer/log-identity';
-import { SignerModule } from '../../src/modules/signer/signer.module';
+import { LogIdentity } from '../../src/modules/identity/log-identity';
 import { VellumDatabase } from '../../src/modules/storage/database';
 import { StorageModule } from '../../src/modules/storage/storage.module';
 import {
@@ -46,6 +43,8 @@ import {
 
 export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
 import type { TestDb } from '../modules/storage-harness';
+import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
+import { roleMigrations, rolePart } from '../../src/roles';
 
 export const ADMIN_TOKEN = 'monitor-admin-token-for-tests-0123456789';
 export const GH = 'https://token.actions.githubusercontent.com';
@@ -71,7 +70,7 @@ export interface MonitorApp {
   readonly app: NestFastifyApplication;
   readonly url: string;
   readonly config: VellumConfig;
-  readonly writer: LogWriter;
+  readonly writer: WritePath;
   readonly evaluator: EvaluatorService;
   readonly delivery: DeliveryService;
   readonly backfills: BackfillService;
@@ -102,10 +101,11 @@ export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<M
     imports: [
       ConfigModule.forRoot(config),
       HttpModule,
-      StorageModule.forRoot(),
-      SignerModule,
-      SequencerModule,
+      StorageModule.forRoot({ migrations: roleMigrations(config) }),
       LogModule,
+      ...rolePart('signingIdentity', config),
+      ...rolePart('sequencer', config),
+      ...rolePart('writePath', config),
       MonitorModule,
     ],
   })
@@ -131,7 +131,7 @@ export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<M
     app,
     url: `http://127.0.0.1:${port}`,
     config,
-    writer: app.get(LogWriter),
+    writer: app.get<WritePath>(WRITE_PATH),
     evaluator: app.get(EvaluatorService),
     delivery: app.get(DeliveryService),
     backfills: app.get(BackfillService),

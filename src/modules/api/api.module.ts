@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EntriesModule } from '../entries/entries.module';
 import { LogModule } from '../log/log.module';
-import { SequencerModule } from '../sequencer/sequencer.module';
-import { SignerModule } from '../signer/signer.module';
 import { TilesModule } from '../tiles/tiles.module';
 import { TrustModule } from '../trust/trust.module';
 import { V2Module } from '../v2/v2.module';
@@ -11,7 +9,7 @@ import { LogController } from './log.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
-  imports: [LogModule, SequencerModule, SignerModule, EntriesModule, TilesModule, TrustModule, V2Module],
+  imports: [LogModule, EntriesModule, TilesModule, TrustModule, V2Module],
   controllers: [LogController, IndexController, OpsController],
 })
 export class ApiModule {}

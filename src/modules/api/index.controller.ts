@@ -6,7 +6,7 @@ import { isBase64Strict, pemDecodeAll, pemEncode } from '../../core/encoding';
 import { VellumError } from '../../core/errors';
 import { schemaError } from '../http/http-error';
 import { LogReader } from '../log/log-reader.service';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 import { errorResponse, ref } from './openapi-schemas';
 
 const HASH_PATTERN = '^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$';

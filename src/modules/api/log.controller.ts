@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { VellumError } from '../../core/errors';
 import { int64Query, stringQuery } from '../http/params';
 import { LogReader } from '../log/log-reader.service';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 import { errorResponse, ref } from './openapi-schemas';
 
 const INT64_RE = /^[+-]?[0-9]+$/;

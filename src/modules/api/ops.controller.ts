@@ -5,7 +5,7 @@ import { VELLUM_CONFIG, VellumConfig } from '../config/config';
 import { VerifyPool } from '../entries/verify-pool';
 import { LogReader } from '../log/log-reader.service';
 import { HealthService } from '../metrics/health.service';
-import { LogWriter } from '../sequencer/log-writer.service';
+import { WRITE_PATH, type WritePath } from '../write-path/write-path';
 import { MetricsService } from './metrics.service';
 import { errorResponse } from './openapi-schemas';
 
@@ -19,7 +19,7 @@ export class OpsController {
     private readonly metrics: MetricsService,
     // Absent in roles without them (ROLE=sequencer has no verification pool, ROLE=monitor no
     // writer); HealthService carries the readiness of whatever components the role runs.
-    @Optional() private readonly writer?: LogWriter,
+    @Optional() @Inject(WRITE_PATH) private readonly writer?: WritePath,
     @Optional() private readonly pool?: VerifyPool,
     @Optional() private readonly healthChecks?: HealthService,
   ) {

@@ -58,6 +58,8 @@ export interface VellumConfig {
    */
   readonly submitSweepAfterMs: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** `json`: every log line one JSON object (for log collectors); `text`: Nest's console format. */
+  readonly logFormat: 'text' | 'json';
 }
 
 export { ConfigError, type Env } from './config-schema';
@@ -154,6 +156,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     submitTimeoutMs: e.SUBMIT_TIMEOUT_MS,
     submitSweepAfterMs: e.SUBMIT_SWEEP_AFTER_MS,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
   };
   return Object.freeze(cfg);
 }

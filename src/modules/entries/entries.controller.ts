@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -10,7 +10,7 @@ import { entryLocation, schemaError } from '../http/http-error';
 import { int64Query } from '../http/params';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
-import { LogWriter } from '../sequencer/log-writer.service';
+import { WRITE_PATH, type WritePath } from '../write-path/write-path';
 import { EntryViews, isUuid } from './entry-views';
 import { VerifyPool } from './verify-pool';
 
@@ -25,7 +25,7 @@ const MAX_SEARCH_ITEMS = 10;
 export class EntriesController {
   constructor(
     private readonly pool: VerifyPool,
-    private readonly writer: LogWriter,
+    @Inject(WRITE_PATH) private readonly writer: WritePath,
     private readonly reader: LogReader,
     private readonly views: EntryViews,
     private readonly metrics: MetricsService,

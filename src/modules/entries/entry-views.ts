@@ -3,7 +3,7 @@ import { isVellumError, VellumError } from '../../core/errors';
 import { verifyInclusion } from '../../core/merkle/verify';
 import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 
 /** The value under the EntryID key of a Rekor v1 `LogEntry` (Rekor v1 OpenAPI). */
 export interface LogEntryValue {

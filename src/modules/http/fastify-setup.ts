@@ -1,5 +1,8 @@
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { VellumError } from '../../core/errors';
 import type { VellumConfig } from '../config/config';
 import type { MetricsService } from '../api/metrics.service';
@@ -8,10 +11,24 @@ import { RouteTable } from './route-table';
 /** Route config flag: hand the handler the raw request bytes instead of parsed JSON. */
 export const RAW_JSON = 'vellumRawJson';
 
+/** The header a request id arrives in (from a proxy) and is returned in. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** A caller's id is kept only if it is short printable ASCII: it is attacker-controlled and goes into logs. */
+const ACCEPTABLE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The id of one HTTP request: the caller's (a proxy's) x-request-id if acceptable, else a fresh UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 export function createFastifyAdapter(config: VellumConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.maxEntryBytes,
     logger: false,
+    // Fastify's own requestIdHeader would take any header value as is; requestId() checks it.
+    requestIdHeader: false,
+    genReqId: requestId,
     // sigstore-python POSTs to `/api/v1/log/entries/retrieve/`; UUIDs of the wrong length should
     // reach the handler's pattern check (422) instead of failing the router's length cap (404).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
@@ -60,6 +77,7 @@ export function configureFastify(
   );
 
   fastify.addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('access-control-allow-origin', '*');
     if (req.method === 'GET') {
       // Rekor answers GETs with no-cache headers: entries carry proofs against the latest root.
@@ -80,6 +98,27 @@ export function configureFastify(
     done();
   });
 
+  // One line per request at LOG_LEVEL=debug only: at info it would be thousands a second.
+  if (config.logLevel === 'debug') {
+    const logger = new Logger('http');
+    fastify.addHook('onResponse', (req, reply, done) => {
+      logger.debug(
+        requestLine(
+          config,
+          `${req.method} ${req.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)} ms`,
+          {
+            requestId: req.id,
+            method: req.method,
+            url: req.url,
+            statusCode: reply.statusCode,
+            durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          },
+        ),
+      );
+      done();
+    });
+  }
+
   if (metrics) {
     fastify.addHook('onResponse', (req, reply, done) => {
       const route = req.routeOptions.url ?? 'unmatched';
@@ -87,4 +126,16 @@ export function configureFastify(
       done();
     });
   }
+}
+
+/**
+ * A log message about one request: with LOG_FORMAT=json an object (the JSON logger nests it
+ * under `message`, so collectors can filter on `requestId`), otherwise the text with the id.
+ */
+export function requestLine(
+  config: Pick<VellumConfig, 'logFormat'>,
+  text: string,
+  fields: { readonly requestId: string } & Record<string, unknown>,
+): string | Record<string, unknown> {
+  return config.logFormat === 'json' ? { ...fields, text } : `[${fields.requestId}] ${text}`;
 }

@@ -7,13 +7,16 @@ import { ErrorCode, isVellumError, VellumError } from '../../core/errors';
  * and Fastify's own errors (body too large, unsupported media type) that fire before any handler.
  */
 
-/** What the wire sees: status, the `{code, message}` body (null for the bodiless 404s), extra headers. */
+/**
+ * What the wire sees: status, the `{code, message}` body (null for the bodiless 404s; invalid
+ * rules add `errors` and `warnings`), extra headers.
+ */
 export interface HttpErrorResponse {
   readonly status: number;
   readonly body: {
     readonly code: number;
     readonly message: string;
-    readonly details?: readonly unknown[];
+    readonly [extra: string]: unknown;
   } | null;
   readonly headers?: Readonly<Record<string, string>>;
   /** True when the failure is ours, not the client's: worth a log line. */
@@ -32,6 +35,10 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   DUPLICATE_ENTRY: 409,
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
+  CONFLICT: 409,
+  INVALID_RULE: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   TOO_LARGE: 413,
   PUSHBACK: 503,
   UNAVAILABLE: 503,
@@ -145,6 +152,26 @@ function fromVellumError(err: VellumError): HttpErrorResponse {
       };
     case 'NOT_FOUND':
       return { status, body: { code: 404, message: err.message } };
+    case 'UNAUTHENTICATED': {
+      const challenge = err.details?.challenge;
+      return {
+        status,
+        body: { code: 401, message: err.message },
+        headers: typeof challenge === 'string' ? { 'www-authenticate': challenge } : undefined,
+      };
+    }
+    case 'INVALID_RULE':
+    case 'INVALID_ARGUMENT':
+      // The problems of a rule, each with its path, so an operator can fix all of them at once.
+      return {
+        status,
+        body: {
+          code: status,
+          message: err.message,
+          ...(err.details?.errors !== undefined ? { errors: err.details.errors } : {}),
+          ...(err.details?.warnings !== undefined ? { warnings: err.details.warnings } : {}),
+        },
+      };
     default:
       if (status >= 500) return { status, body: { code: status, message: GENERIC_500 }, internal: true };
       return { status, body: { code: status, message: err.message } };

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { VELLUM_CONFIG, VellumConfig } from '../config/config';
+import { requestLine } from './fastify-setup';
 import { toHttpError, type HttpErrorResponse } from './http-error';
 import { REKOR_V2_PREFIX, toRekorV2Error } from './rekor-v2-error';
 import { RouteTable } from './route-table';
@@ -48,7 +49,15 @@ export class VellumExceptionFilter implements ExceptionFilter {
     if (req.url.startsWith(REKOR_V2_PREFIX)) res = toRekorV2Error(res, exception);
     if (res.internal) {
       const e = exception as Error;
-      this.logger.error(`${req.method} ${req.url}: ${e?.stack ?? String(exception)}`);
+      const error = e?.stack ?? String(exception);
+      this.logger.error(
+        requestLine(this.config, `${req.method} ${req.url}: ${error}`, {
+          requestId: req.id,
+          method: req.method,
+          url: req.url,
+          error,
+        }),
+      );
     }
     reply.code(res.status);
     if (res.headers) for (const [k, v] of Object.entries(res.headers)) reply.header(k, v);

@@ -13,7 +13,7 @@ import {
 } from '../../core/monitor';
 import type { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
-import type { LogIdentity } from '../signer/log-identity';
+import type { LogIdentity } from '../identity/log-identity';
 import type { AlertEvidence } from './monitor-events';
 import type { NewAlert } from './repositories/alert.repository';
 import type { ExpectationRecord } from './repositories/expectation.repository';

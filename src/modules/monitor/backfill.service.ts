@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { parseRules, type IdentityRule } from '../../core/monitor';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
 import { DeliveryService } from './delivery.service';

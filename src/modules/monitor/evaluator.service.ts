@@ -5,7 +5,7 @@ import { leafHash } from '../../core/merkle/hash';
 import { verifyConsistency } from '../../core/merkle/verify';
 import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
 import { CompactRange } from './compact-range';

@@ -1,17 +1,8 @@
-/** An admin-API failure with its HTTP status and extra JSON fields (e.g. `errors` for invalid rules). */
-export class MonitorHttpError extends Error {
-  override readonly name = 'MonitorHttpError';
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Readonly<Record<string, unknown>> = {},
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-}
+import { VellumError } from '../../core/errors';
 
-export const notFound = (what: string): MonitorHttpError => new MonitorHttpError(404, `${what} not found`);
-export const conflict = (message: string): MonitorHttpError => new MonitorHttpError(409, message);
-export const badRequest = (message: string, extra: Record<string, unknown> = {}): MonitorHttpError =>
-  new MonitorHttpError(400, message, extra);
+/** The monitor admin API's usual refusals, as VellumErrors (mapped to HTTP once, in http/). */
+export const notFound = (what: string): VellumError => new VellumError('NOT_FOUND', `${what} not found`);
+export const conflict = (message: string): VellumError => new VellumError('CONFLICT', message);
+/** A bad request; with `errors` / `warnings` (an invalid rule's problems by path) it is INVALID_RULE. */
+export const badRequest = (message: string, extra: Record<string, unknown> = {}): VellumError =>
+  new VellumError(extra.errors !== undefined ? 'INVALID_RULE' : 'INVALID_ARGUMENT', message, extra);

@@ -1,18 +1,7 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Param,
-  Post,
-  Query,
-  Res,
-  UseFilters,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AdminAuthGuard, MonitorExceptionFilter } from './admin-auth';
+import { AdminAuthGuard } from './admin-auth';
 import {
   MonitorAdminService,
   alertSummaryView,
@@ -74,7 +63,6 @@ function backfillView(b: BackfillRecord): Record<string, unknown> {
 @ApiTags('monitor')
 @ApiBearerAuth()
 @UseGuards(AdminAuthGuard)
-@UseFilters(MonitorExceptionFilter)
 @Controller('v1/monitor')
 export class MonitorController {
   constructor(

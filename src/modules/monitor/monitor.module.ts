@@ -10,8 +10,7 @@ import {
 import { MetricsService } from '../api/metrics.service';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { LogModule } from '../log/log.module';
-import { SignerModule } from '../signer/signer.module';
-import { AdminAuthGuard, MonitorExceptionFilter } from './admin-auth';
+import { AdminAuthGuard } from './admin-auth';
 import { MonitorAdminService } from './admin.service';
 import { BackfillService } from './backfill.service';
 import { DeliveryService } from './delivery.service';
@@ -79,7 +78,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
  * Override MONITOR_CONFIG / MONITOR_OPTIONS in tests.
  */
 @Module({
-  imports: [LogModule, SignerModule],
+  imports: [LogModule],
   controllers: [MonitorController],
   providers: [
     {
@@ -101,7 +100,6 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     BackfillService,
     MonitorAdminService,
     AdminAuthGuard,
-    MonitorExceptionFilter,
     MonitorWorkers,
   ],
   exports: [

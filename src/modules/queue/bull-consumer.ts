@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { isVellumError } from '../../core/errors';
-import type { EntryQueue } from '../sequencer/entry-queue';
+import type { EntryQueue } from '../write-path/entry-queue';
 import { type WriteCoalescer, blockingOptions, rateLimitedLog } from './redis-connection';
 import { type JobData, type QueueNames, decodeJob } from './wire';
 

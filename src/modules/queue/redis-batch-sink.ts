@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type IORedis from 'ioredis';
 import { VellumError } from '../../core/errors';
-import type { QueueTicket } from '../sequencer/entry-queue';
-import type { BatchSink, CommittedBatch } from '../sequencer/sequencer';
+import type { BatchSink, CommittedBatch } from '../write-path/batch-sink';
+import type { QueueTicket } from '../write-path/entry-queue';
 import type { WriteCoalescer } from './redis-connection';
 import { type QueueNames, type RecordEntry, Outcome, RESULTS_MAXLEN, encodeRecord } from './wire';
 

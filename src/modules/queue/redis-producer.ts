@@ -8,7 +8,7 @@ import { verifyInclusion } from '../../core/merkle/verify';
 import type { LogReader } from '../log/log-reader.service';
 import type { AcceptedEntry, PreparedEntry, SignedCheckpoint, StoredEntry } from '../log/log.types';
 import type { WritePathMetrics } from '../metrics/write-path-metrics';
-import type { LogIdentity } from '../signer/log-identity';
+import type { LogIdentity } from '../identity/log-identity';
 import { findStoredLeaves } from '../storage/log-queries';
 import { blockingOptions, commandOptions, connect, rateLimitedLog } from './redis-connection';
 import {

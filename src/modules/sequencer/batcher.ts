@@ -1,4 +1,4 @@
-import type { EntryQueue, QueueTicket } from './entry-queue';
+import type { EntryQueue, QueueTicket } from '../write-path/entry-queue';
 
 export interface BatcherOptions {
   readonly maxSize: number;

@@ -3,13 +3,14 @@ import { Logger } from '@nestjs/common';
 import { VellumError } from '../../core/errors';
 import type { VellumConfig } from '../config/config';
 import type { WritePathMetrics } from '../metrics/write-path-metrics';
-import type { LogIdentity } from '../signer/log-identity';
+import type { LogIdentity } from '../identity/log-identity';
 import type { LogSigner } from '../signer/log-signer';
 import type { VellumDatabase } from '../storage/database';
 import { Batcher } from './batcher';
-import { InProcessQueue } from './entry-queue';
+import { InProcessQueue } from '../write-path/entry-queue';
 import { SequencerLease, defaultHolderId, holderIsDead } from './lease';
-import { type BatchSink, LogStateError, Sequencer } from './sequencer';
+import type { BatchSink } from '../write-path/batch-sink';
+import { LogStateError, Sequencer } from './sequencer';
 import type { SequencerOptions } from './sequencer.options';
 
 export type EngineState = 'starting' | 'standby' | 'active' | 'failed' | 'stopped';

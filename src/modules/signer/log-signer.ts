@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { signLogCheckpoint } from '../../core/checkpoint';
 import type { LogSigningKey } from '../../core/keys';
 import { signSet, type SetFields } from '../../core/set';
-import { LogIdentity } from './log-identity';
+import { LogIdentity } from '../identity/log-identity';
 
 /** The only holder of the log's private key. Present in sequencer processes only. */
 @Injectable()

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import type { VellumConfig } from '../config/config';
-import { VELLUM_MIGRATIONS } from './migrations';
+import { type MigrationClass, collectMigrations } from './migrations';
 import { type Dialect, toDialect } from './sql';
 
 export type Row = Record<string, unknown>;
@@ -30,10 +30,14 @@ export const PG_MIGRATION_LOCK_KEY = '8531344282205629805';
 /**
  * TypeORM options for the configured database. Migrations only: never `synchronize`. On
  * PostgreSQL migrations are not run by initialize() but by runMigrationsLocked() afterwards.
+ * `migrations`: storage's own and those the role's modules registered (collectMigrations).
  */
-export function dataSourceOptions(config: VellumConfig): DataSourceOptions {
+export function dataSourceOptions(
+  config: VellumConfig,
+  migrations: readonly MigrationClass[] = collectMigrations(),
+): DataSourceOptions {
   const common = {
-    migrations: VELLUM_MIGRATIONS,
+    migrations: [...migrations],
     migrationsRun: config.database.type !== 'postgres',
     synchronize: false,
     entities: [],

@@ -3,16 +3,21 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { VellumDatabase, dataSourceOptions, prepareDirectories, runMigrationsLocked } from './database';
+import { type MigrationClass, collectMigrations } from './migrations';
 
 /**
  * The database: a TypeORM DataSource (SQLite file under DATA_DIR by default, PostgreSQL with
  * DATABASE_URL), migrated on boot, wrapped by VellumDatabase for reads and transactions.
  * Global, so every module can inject VellumDatabase or TypeORM's DataSource.
+ *
+ * `migrations`: the tables of the modules this process loads, registered by them through the
+ * role table (storage never imports the modules that use it); storage's own always run.
  */
 @Global()
 @Module({})
 export class StorageModule {
-  static forRoot(): DynamicModule {
+  static forRoot(options: { readonly migrations?: readonly MigrationClass[] } = {}): DynamicModule {
+    const migrations = collectMigrations(options.migrations);
     return {
       module: StorageModule,
       imports: [
@@ -23,7 +28,7 @@ export class StorageModule {
             // directory must exist before the DataSource opens the file.
             prepareDirectories(config);
             return {
-              ...dataSourceOptions(config),
+              ...dataSourceOptions(config, migrations),
               autoLoadEntities: true,
               // SQLite failures (bad path, corrupt file, failed migration) do not heal by waiting;
               // a PostgreSQL server may still be starting next to us.

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { SignerModule } from '../signer/signer.module';
 import { TrustController } from './trust.controller';
 import { TrustService } from './trust.service';
 
-/** Trust files (TrustedRoot, SigningConfig) and checkpoint verifier keys; public facts only. */
+/**
+ * Trust files (TrustedRoot, SigningConfig) and checkpoint verifier keys; public facts only, from
+ * the global IdentityModule.
+ */
 @Module({
-  imports: [SignerModule],
   providers: [TrustService],
   controllers: [TrustController],
 })

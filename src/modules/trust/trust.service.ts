@@ -3,7 +3,7 @@ import { VellumError } from '../../core/errors';
 import { buildSigningConfig, type SigningConfigJson } from '../../core/trust/signing-config';
 import { buildTrustedRoot, type TrustedRootJson } from '../../core/trust/trusted-root';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { logCreatedAtMs } from '../storage/log-queries';
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Post, Res } from '@nestjs/common';
+import { Body, Controller, Inject, Post, Res } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -6,8 +6,8 @@ import { isVellumError, VellumError } from '../../core/errors';
 import { MetricsService } from '../api/metrics.service';
 import { VerifyPool } from '../entries/verify-pool';
 import { RAW_JSON } from '../http/fastify-setup';
-import { LogWriter } from '../sequencer/log-writer.service';
-import { LogIdentity } from '../signer/log-identity';
+import { LogIdentity } from '../identity/log-identity';
+import { WRITE_PATH, type WritePath } from '../write-path/write-path';
 import { CREATE_ENTRY_REQUEST, TRANSPARENCY_LOG_ENTRY, V2_ERROR } from './openapi-v2';
 import { toTransparencyLogEntry } from './transparency-log-entry';
 
@@ -15,7 +15,7 @@ const errorResponse = { description: 'error', schema: V2_ERROR } as const;
 
 /**
  * Rekor v2 write API. Thin: the request is parsed and verified on the verification pool
- * (core/entries/v2), written through the same LogWriter as v1 entries (one tree behind both
+ * (core/entries/v2), written through the same write path (WRITE_PATH) as v1 entries (one tree behind both
  * faces), and answered once the batch's checkpoint is signed and committed. Errors go through
  * the one exception filter, which gives v2 routes grpc-gateway's shape.
  */
@@ -24,7 +24,7 @@ const errorResponse = { description: 'error', schema: V2_ERROR } as const;
 export class V2EntriesController {
   constructor(
     private readonly pool: VerifyPool,
-    private readonly writer: LogWriter,
+    @Inject(WRITE_PATH) private readonly writer: WritePath,
     private readonly identity: LogIdentity,
     private readonly metrics: MetricsService,
   ) {}

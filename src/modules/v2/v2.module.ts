@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
 import { EntriesModule } from '../entries/entries.module';
-import { SequencerModule } from '../sequencer/sequencer.module';
-import { SignerModule } from '../signer/signer.module';
 import { V2EntriesController } from './v2-entries.controller';
 
 /** The Rekor v2 write face; loaded wherever the v1 API is (ApiModule). */
 @Module({
-  imports: [EntriesModule, SequencerModule, SignerModule],
+  imports: [EntriesModule],
   controllers: [V2EntriesController],
 })
 export class V2Module {}

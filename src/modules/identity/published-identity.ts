@@ -17,11 +17,6 @@ export const META_TREE_ID = 'tree_id';
 export const META_PUBLIC_KEY = 'public_key';
 export const META_NOTE_PUBLIC_KEY = 'note_public_key';
 
-/** Roles whose processes hold the private key: the only ones that can sequence. */
-export function roleSigns(role: VellumConfig['role']): boolean {
-  return role === 'all' || role === 'sequencer';
-}
-
 async function readMeta(db: VellumDatabase, key: string): Promise<string | undefined> {
   const rows = await db.read<{ value: string }>('SELECT value FROM meta WHERE key = ?', [key]);
   return rows[0]?.value;
