@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parseSignedNote } from '../../src/core/note';
 import { eventId } from '../../src/core/monitor';
 import { verifyAlertEvidence, type AlertEvidence } from '../../src/modules/monitor/monitor-events';
-import { CompactRange } from '../../src/modules/monitor/compact-range';
+import { CompactRange } from '../../src/core/follower/compact-range';
 import { MerkleAppender } from '../../src/core/merkle/appender';
 import { leafHash } from '../../src/core/merkle/hash';
 import { rootFromInclusionProof } from '../../src/core/merkle/verify';

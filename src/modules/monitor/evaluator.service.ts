@@ -9,7 +9,7 @@ import { LogIdentity } from '../signer/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { ENTRY_COLUMNS, entryFromRow } from '../storage/log-queries';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
-import { CompactRange } from './compact-range';
+import { CompactRange } from '../../core/follower/compact-range';
 import { DeliveryService } from './delivery.service';
 import { logEvent, monitorIndexKeys, safeExtract } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';

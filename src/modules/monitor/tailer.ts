@@ -35,7 +35,7 @@ import type { LogPublicKey } from '../../core/keys';
 import { EMPTY_ROOT, leafHash } from '../../core/merkle/hash';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle/verify';
 import { buildIdentityEvent, evaluate, webhookHeaders, type IdentityRule } from '../../core/monitor';
-import { CompactRange } from './compact-range';
+import { CompactRange } from '../../core/follower/compact-range';
 import { logEvent, safeExtractBody, verifyAlertEvidence, type AlertEvidence } from './monitor-events';
 import { postWebhook } from './webhook-client';
 
