@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LogPublicKey } from '../core/keys';
 import { decodeWebhookSecret, validateRulesYaml, type IdentityRule } from '../core/monitor';
-import { LogTailer, type PassResult } from '../modules/monitor/tailer';
+import { LogTailer, type PassResult } from './monitor/tailer';
 import { parse, positiveInt, UsageError, withUsage } from './args';
 
 const USAGE =
@@ -60,7 +60,7 @@ function codeOf(r: PassResult): number {
       : MONITOR_EXIT.error;
 }
 
-/** `vellum monitor`: the independent monitor (see src/modules/monitor/tailer.ts). */
+/** `vellum monitor`: the independent monitor (see src/cli/monitor/tailer.ts). */
 export function monitorCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP + '\n');

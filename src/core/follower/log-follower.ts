@@ -61,6 +61,8 @@ export interface LeafSource<X = unknown> {
    * iterating early (return()), so a source must not leave work running when it does.
    */
   leaves(from: number, to: number, treeSize: number): AsyncIterable<ReadonlyArray<SourceLeaf<X>>>;
+  /** The compact range of the whole tree of `cp`, checked against its root (start at the end). */
+  compactRangeAt?(cp: Checkpoint): Promise<CompactRange>;
 }
 
 export interface VerifiedEntry<X = unknown> {
@@ -104,6 +106,8 @@ export interface StepOptions {
   readonly cutBatch?: (entriesInBatch: number) => boolean;
   /** Asked after each chunk and each save: true stops the step (its last batch is saved first). */
   readonly shouldStop?: () => boolean;
+  /** Called once the new checkpoint's signature verified, before its consistency is checked. */
+  readonly afterSignature?: (cp: Checkpoint, note: string) => void;
   /** Called once the new checkpoint is verified and consistent, before any leaf is read. */
   readonly onCheckpoint?: (verified: VerifiedCheckpoint, position: FollowerPosition) => void;
 }
@@ -128,20 +132,21 @@ export class LogFollower<X = unknown> {
   }
 
   /** Verifies `got` as the successor of `position.verified`; returns the verified checkpoint. */
-  async verifyNext(position: FollowerPosition, got: SourceCheckpoint): Promise<VerifiedCheckpoint> {
+  async verifyNext(
+    position: FollowerPosition,
+    got: SourceCheckpoint,
+    afterSignature?: (cp: Checkpoint, note: string) => void,
+  ): Promise<VerifiedCheckpoint> {
     const prev = position.verified;
     const previous = prev !== undefined && prev.note !== '' ? { previousCheckpoint: prev.note } : {};
     let cp: Checkpoint;
-    // A note already verified (and persisted as such) needs no second signature check.
-    if (prev !== undefined && got.note === prev.note) cp = prev.checkpoint;
-    else {
-      try {
-        cp = this.o.verifyNote(got.note);
-      } catch (e) {
-        inconsistent(`the log's checkpoint does not verify under the given key: ${(e as Error).message}`, {
-          checkpoint: got.note,
-        });
-      }
+    // Verified every time, even a note seen before: the key or signer name asked for may differ.
+    try {
+      cp = this.o.verifyNote(got.note);
+    } catch (e) {
+      inconsistent(`the log's checkpoint does not verify under the given key: ${(e as Error).message}`, {
+        checkpoint: got.note,
+      });
     }
     if (
       got.claimed !== undefined &&
@@ -150,6 +155,7 @@ export class LogFollower<X = unknown> {
       inconsistent('the size/root the log states differ from its signed checkpoint', {
         checkpoint: got.note,
       });
+    afterSignature?.(cp, got.note);
     const details = { ...previous, checkpoint: got.note };
     if (prev !== undefined) {
       const old = prev.checkpoint;
@@ -209,7 +215,7 @@ export class LogFollower<X = unknown> {
   /** One step from `position` toward the source's latest checkpoint (see the file comment). */
   async step(position: FollowerPosition, opts: StepOptions = {}): Promise<StepResult> {
     const got = await this.o.source.latestCheckpoint();
-    const verified = await this.verifyNext(position, got);
+    const verified = await this.verifyNext(position, got, opts.afterSignature);
     const cp = verified.checkpoint;
     const range = position.range.clone();
     // A position saved mid-scan (or by an older version of its writer) is re-proven, not trusted.

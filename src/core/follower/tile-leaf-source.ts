@@ -7,7 +7,9 @@
  */
 import { VellumError } from '../errors';
 import { HASH_SIZE, nodePairHashInto } from '../merkle/hash';
-import { consistencyProof } from '../merkle/proofs';
+import { consistencyProof, planRoot, resolveElements } from '../merkle/proofs';
+import type { Checkpoint } from '../checkpoint';
+import { CompactRange } from './compact-range';
 import { nodeOffset, tileNodeCount, type StoredTile, type TileSource } from '../merkle/tile-store';
 import {
   decodeEntryBundle,
@@ -76,6 +78,26 @@ export class TileLeafSource implements LeafSource<never> {
 
   consistencyProof(size1: number, size2: number): Promise<Uint8Array[]> {
     return consistencyProof(this.tilesOf(size2), size1, size2);
+  }
+
+  /**
+   * The compact range of the whole tree of `cp` read from its hash tiles (a baseline that skips
+   * history), checked against `cp`'s root: the perfect subtrees covering [0, size) are exactly
+   * the nodes the root is folded from.
+   */
+  async compactRangeAt(cp: Checkpoint): Promise<CompactRange> {
+    const nodes = planRoot(cp.size);
+    const hashes = await resolveElements(
+      this.tilesOf(cp.size),
+      nodes.map((n) => [n]),
+    );
+    const range = CompactRange.from(cp.size, hashes);
+    if (!range.root().equals(cp.rootHash))
+      throw new VellumError(
+        'INCONSISTENT_LOG',
+        `the tiles of tree size ${cp.size} do not give its signed root`,
+      );
+    return range;
   }
 
   /** The hash tiles of the tree of `size`: each at the width that tree gives it. */
