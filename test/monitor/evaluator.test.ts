@@ -217,7 +217,7 @@ test('the evaluator checks the log it reads: a rewritten entry raises log.incons
     );
     await db.exec('UPDATE entries SET body = ?, leaf_hash = ? WHERE idx = 6', [body, leafHash(body)]);
     const r = await m.evaluator.tick();
-    assert.match(r.inconsistent ?? '', /rebuilt from all 8 leaves/);
+    assert.match(r.inconsistent ?? '', /rebuilt from all 8 entries/);
     assert.equal((await m.store.getCursor()).nextIndex, 5, 'cursor did not move past the bad batch');
     const rows = await alerts(m);
     assert.equal(rows.length, 1);

@@ -13,6 +13,7 @@ import {
   latestCheckpoint,
   searchIndex,
   entryBodiesInRange,
+  entriesInRange,
 } from '../storage/log-queries';
 import type { SignedCheckpoint, StoredEntry } from './log.types';
 
@@ -49,6 +50,13 @@ export class LogReader {
   /** Committed canonical bodies of entries first.., stopping at the first gap. */
   entryBodies(first: number, count: number): Promise<Buffer[]> {
     return entryBodiesInRange(this.q, first, count);
+  }
+
+  /** Committed entries [from, to) in index order, stopping short where some are missing. */
+  entries(from: number, to: number): Promise<StoredEntry[]> {
+    requireIndex('from', from);
+    requireIndex('to', to);
+    return entriesInRange(this.q, from, to);
   }
 
   /** The largest checkpoint committed (size 0 after first boot). UNAVAILABLE before any. */

@@ -47,6 +47,15 @@ export async function maxEntryIndex(q: QueryFn): Promise<number> {
  * The canonical bodies of entries first .. first+count-1 in index order, stopping at the first gap
  * (so a short result means the range is not all stored).
  */
+/** Committed entries [from, to) in index order (fewer if some are missing). */
+export async function entriesInRange(q: QueryFn, from: number, to: number): Promise<StoredEntry[]> {
+  const rows = await q(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`, [
+    from,
+    to,
+  ]);
+  return rows.map(entryFromRow);
+}
+
 export async function entryBodiesInRange(q: QueryFn, first: number, count: number): Promise<Buffer[]> {
   const rows = await q('SELECT idx, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', [
     first,
