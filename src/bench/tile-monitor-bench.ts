@@ -58,15 +58,17 @@ function benchBodies(n: number): Buffer[] {
 }
 
 /** Writes `n` entries through the in-process write path into a fresh data dir. */
-async function buildLog(dataDir: string, n: number): Promise<{ seconds: number }> {
+async function buildLog(dataDir: string, n: number, servePort: number): Promise<{ seconds: number }> {
   const port = await freePort();
   const config = loadConfig(
     {
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
-      LOG_HOSTNAME: `127.0.0.1:${port}`,
+      // The name the serving process will sign with, so its checkpoints and these agree.
+      LOG_HOSTNAME: `127.0.0.1:${servePort}`,
       LOG_LEVEL: 'error',
+      MONITOR_ENABLED: 'false',
       BATCH_MAX_SIZE: '5000',
       BATCH_MAX_AGE_MS: '5',
       MAX_PENDING: '1000000',
@@ -138,21 +140,23 @@ async function tileReadRate(url: string, size: number, seconds: number): Promise
 
 /**
  * Builds the log, serves it with `serve` (a child process started by the caller's helper), scans
- * it from tiles, measures tile reads. `startServer` gets the data dir and returns the URL and a stop.
+ * it from tiles, measures tile reads. `startServer` gets the data dir and the port to listen on
+ * (the log was signed for that name) and returns the URL and a stop.
  */
 export async function tileMonitorBench(
   entries: number,
-  startServer: (dataDir: string) => Promise<{ url: string; stop: () => Promise<void> }>,
+  startServer: (dataDir: string, port: number) => Promise<{ url: string; stop: () => Promise<void> }>,
   log: (line: string) => void,
 ): Promise<TileMonitorFigures> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vellum-tile-bench-'));
   try {
     log(`tile-mode monitor: writing ${entries} entries in-process...`);
-    const built = await buildLog(dataDir, entries);
+    const port = await freePort();
+    const built = await buildLog(dataDir, entries, port);
     log(
       `  built in ${built.seconds.toFixed(1)} s (${Math.round(entries / built.seconds)} entries/s through the sequencer)`,
     );
-    const server = await startServer(dataDir);
+    const server = await startServer(dataDir, port);
     try {
       const publicKey = LogPublicKey.fromPem(
         await (await fetch(`${server.url}/api/v1/log/publicKey`)).text(),
@@ -163,7 +167,7 @@ export async function tileMonitorBench(
           publicKey,
           rules: rules === '' ? [] : parseRulesYaml(rules).rules,
           statePath: join(dataDir, `monitor-state-${name}.json`),
-          concurrency: 8,
+          concurrency: 16,
           tiles: true,
           saveEveryEntries: 25_600,
           out: () => undefined,
