@@ -25,7 +25,7 @@ import { EMPTY_ROOT } from '../../core/merkle/hash';
 import type { IdentityRule } from '../../core/monitor';
 import { parseSignedNote } from '../../core/note';
 import { logEvent } from '../../modules/monitor/monitor-events';
-import { HttpClient } from './http-client';
+import { HttpClient } from '../../modules/monitor/http-client';
 import { TailerMatcher } from './tailer-matcher';
 import {
   loadTailerState,
