@@ -13,27 +13,16 @@
 import { parseCheckpoint, verifyRekorCheckpoint, type Checkpoint } from '../../core/checkpoint';
 import { isVellumError, VellumError } from '../../core/errors';
 import { CompactRange } from '../../core/follower/compact-range';
-import {
-  LogFollower,
-  type FollowerPosition,
-  type LeafSource,
-  type SourceLeaf,
-} from '../../core/follower/log-follower';
+import { LogFollower, type FollowerPosition, type LeafSource } from '../../core/follower/log-follower';
 import { TileLeafSource } from '../../core/follower/tile-leaf-source';
 import type { LogPublicKey } from '../../core/keys';
-import { EMPTY_ROOT } from '../../core/merkle/hash';
 import type { IdentityRule } from '../../core/monitor';
 import { parseSignedNote } from '../../core/note';
 import { logEvent } from '../../modules/monitor/monitor-events';
 import { HttpClient } from '../../modules/monitor/http-client';
 import { TailerMatcher } from './tailer-matcher';
-import {
-  loadTailerState,
-  saveTailerState,
-  TAILER_STATE_VERSION,
-  type TailerProgress,
-  type TailerState,
-} from './state-file';
+import { loadTailerState, saveTailerState, type TailerProgress, type TailerState } from './state-file';
+import { emptyState, finishedState, progressPosition, stateRange } from './state-position';
 import { V1LeafSource, type V1Extra } from './v1-leaf-source';
 import { WebhookSender, type WebhookTarget } from './webhook-sender';
 
@@ -175,7 +164,7 @@ export class LogTailer {
       let position: FollowerPosition;
       const base0 = state;
       if (state !== undefined) {
-        const range = this.verifiedRange(state);
+        const range = stateRange(state, this.o.statePath);
         position = {
           verified:
             state.checkpoint === ''
@@ -183,7 +172,15 @@ export class LogTailer {
               : { checkpoint: storedCheckpoint(state.checkpoint), note: state.checkpoint },
           range,
         };
-        const resume = state.progress !== undefined ? this.usableProgress(state) : undefined;
+        const saved =
+          state.progress !== undefined
+            ? progressPosition(state, this.o.publicKey, this.o.originHostname)
+            : undefined;
+        if (typeof saved === 'string')
+          this.o.err(
+            `saved progress in ${this.o.statePath} ignored (${saved}); scanning again from the verified checkpoint of size ${state.size}`,
+          );
+        const resume = typeof saved === 'string' ? undefined : saved;
         if (resume !== undefined) {
           // The checkpoint the scan works toward must extend the one verified before it.
           if (position.verified !== undefined)
@@ -228,13 +225,14 @@ export class LogTailer {
             }
             tally.alerts += pending.length;
             matcher.clear();
-            saveTailerState(this.o.statePath, this.verifiedState(p, treeId, offset()));
+            saveTailerState(this.o.statePath, finishedState(ctx(), p));
           },
         },
       });
 
       let treeId = '';
       const offset = (): number => v1?.offset ?? 0;
+      const ctx = () => ({ logUrl: this.o.logUrl, treeId, indexOffset: offset(), updatedAt: this.iso() });
       // What progress saves carry as the finished part: the state, or before any (first full
       // scan) the empty tree, which every checkpoint of this origin extends.
       let base: TailerState;
@@ -246,9 +244,13 @@ export class LogTailer {
         const id = v1 !== undefined ? v1.info!.treeID : (treeIdOf(cp) ?? '');
         const named = treeIdOf(cp);
         if (v1 !== undefined && (named === undefined || BigInt(named).toString() !== BigInt(id).toString()))
-          throw new Error(`checkpoint origin ${JSON.stringify(cp.origin)} does not name tree ${id}`);
+          throw new VellumError(
+            'INVALID_ARGUMENT',
+            `checkpoint origin ${JSON.stringify(cp.origin)} does not name tree ${id}`,
+          );
         if (base0 !== undefined && base0.treeId !== id)
-          throw new Error(
+          throw new VellumError(
+            'INVALID_ARGUMENT',
             `the log's tree changed from ${base0.treeId} to ${id} (shard rotation?); not re-baselining silently — check the new shard and move ${this.o.statePath} away to start over`,
           );
         if (base0 !== undefined && base0.origin !== cp.origin)
@@ -259,7 +261,7 @@ export class LogTailer {
           );
         treeId = id;
         base = {
-          ...this.emptyState(id, cp, offset()),
+          ...emptyState({ ...ctx(), treeId: id }, cp),
           ...(base0 ?? {}),
           indexOffset: offset(),
           progress: undefined,
@@ -273,7 +275,7 @@ export class LogTailer {
           `no state at ${this.o.statePath}: --start-at-end, baseline = checkpoint of size ${verified.checkpoint.size}, nothing scanned`,
         );
         const range = await inner.compactRangeAt!(verified.checkpoint);
-        saveTailerState(this.o.statePath, this.verifiedState({ verified, range }, treeId, offset()));
+        saveTailerState(this.o.statePath, finishedState(ctx(), { verified, range }));
         return result('ok');
       }
       if (state === undefined)
@@ -343,84 +345,4 @@ export class LogTailer {
   private iso(): string {
     return new Date(this.now()).toISOString();
   }
-
-  private emptyState(treeId: string, cp: Checkpoint, offset: number): TailerState {
-    return {
-      version: TAILER_STATE_VERSION,
-      log: this.o.logUrl,
-      treeId,
-      origin: cp.origin,
-      indexOffset: offset,
-      size: 0,
-      rootHash: EMPTY_ROOT.toString('hex'),
-      checkpoint: '',
-      compactRange: [],
-      updatedAt: this.iso(),
-    };
-  }
-
-  private verifiedState(p: FollowerPosition, treeId: string, offset: number): TailerState {
-    const cp = p.verified!.checkpoint;
-    return {
-      version: TAILER_STATE_VERSION,
-      log: this.o.logUrl,
-      treeId,
-      origin: cp.origin,
-      indexOffset: offset,
-      size: cp.size,
-      rootHash: cp.rootHash.toString('hex'),
-      checkpoint: p.verified!.note,
-      compactRange: p.range.toHex(),
-      updatedAt: this.iso(),
-    };
-  }
-
-  /** The state's compact range; an error if it does not give the state's root. */
-  private verifiedRange(state: TailerState): CompactRange {
-    let range: CompactRange;
-    try {
-      range = CompactRange.fromHex(state.size, state.compactRange);
-    } catch (e) {
-      throw new Error(`state file ${this.o.statePath} is corrupt: ${(e as Error).message}`);
-    }
-    if (range.root().toString('hex') !== state.rootHash)
-      throw new Error(`state file ${this.o.statePath} is corrupt (compact range does not give its root)`);
-    return range;
-  }
-
-  /**
-   * The saved progress as a position, if it can be continued: its checkpoint verifies under the
-   * key, belongs to the state's log and is ahead of it, and its compact range is well formed. The
-   * follower proves that range again before going on. Otherwise (another key or name given this
-   * time, a damaged file) it is dropped with a message: it only ever saves work, never trust.
-   */
-  private usableProgress(state: TailerState): FollowerPosition | undefined {
-    const p = state.progress!;
-    try {
-      const target = verifyRekorCheckpoint(p.checkpoint, this.o.publicKey, this.o.originHostname);
-      if (target.origin !== state.origin) throw new Error('it names another log');
-      if (target.size !== p.size || target.rootHash.toString('hex') !== p.rootHash)
-        throw new Error('its size or root differ from its checkpoint');
-      if (
-        !Number.isSafeInteger(p.next) ||
-        p.next < state.size ||
-        p.next > target.size ||
-        target.size <= state.size
-      )
-        throw new Error(`index ${p.next} is outside (${state.size}, ${target.size}]`);
-      if (!Array.isArray(p.alerts) || !Array.isArray(p.evidence))
-        throw new Error('alerts or evidence missing');
-      return {
-        verified: { checkpoint: target, note: p.checkpoint },
-        range: CompactRange.fromHex(p.next, p.compactRange),
-      };
-    } catch (e) {
-      this.o.err(
-        `saved progress in ${this.o.statePath} ignored (${(e as Error).message}); scanning again from the verified checkpoint of size ${state.size}`,
-      );
-      return undefined;
-    }
-  }
 }
-
-export type { SourceLeaf };
