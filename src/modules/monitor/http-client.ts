@@ -45,6 +45,12 @@ export async function sendOnce(url: string, o: SendOptions): Promise<HttpReply> 
       signal,
       ...(o.dispatcher !== undefined ? { dispatcher: o.dispatcher } : {}),
     });
+    if (o.maxBodyBytes === undefined)
+      return {
+        status: res.status,
+        headers: res.headers as unknown as Headers,
+        body: Buffer.from(await res.arrayBuffer()),
+      };
     const chunks: Buffer[] = [];
     let kept = 0;
     let truncated = false;
@@ -53,9 +59,9 @@ export async function sendOnce(url: string, o: SendOptions): Promise<HttpReply> 
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        chunks.push(Buffer.from(value));
+        chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
         kept += value.length;
-        if (o.maxBodyBytes !== undefined && kept > o.maxBodyBytes) {
+        if (kept > o.maxBodyBytes) {
           truncated = true;
           await reader.cancel();
           break;
