@@ -6,9 +6,10 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
 import { forkDriver } from './http-bench-driver';
+import { TILE_SCAN_TARGET, tileMonitorBench } from './tile-monitor-bench';
 
 const USAGE =
-  'vellum bench [--duration S] [--warmup S] [--concurrency N] [--keys N] [--entries N] [--workers N] [--batch-max-size N] [--batch-max-age-ms N] [--v2-duration S] [--profile DIR] [--keep]';
+  'vellum bench [--duration S] [--warmup S] [--concurrency N] [--keys N] [--entries N] [--workers N] [--batch-max-size N] [--batch-max-age-ms N] [--v2-duration S] [--profile DIR] [--keep] [--tile-entries N] [--only-tiles]';
 
 const TARGET_RATE = 3000;
 const TARGET_P99_MS = 300;
@@ -110,6 +111,42 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The tile-mode monitor scan and tile reads (see tile-monitor-bench.ts); false if the target was missed. */
+async function runTileMonitorBench(entries: number): Promise<boolean> {
+  const f = await tileMonitorBench(
+    entries,
+    async (dataDir, port) => {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        LOG_HOSTNAME: `127.0.0.1:${port}`,
+      };
+      delete env.SIGNING_KEY_PATH;
+      delete env.DATABASE_URL;
+      delete env.REDIS_URL;
+      delete env.ROLE;
+      // Only the tile reads are measured: the in-server monitor would compete for the same cores.
+      env.MONITOR_ENABLED = 'false';
+      const s = await startServerProcess(env, []);
+      return { url: s.url, stop: () => stopServer(s.child) };
+    },
+    (line) => process.stdout.write(line + '\n'),
+  );
+  const ok = f.entriesPerSecond >= TILE_SCAN_TARGET;
+  process.stdout.write(
+    [
+      `tile monitor scan  ${Math.round(f.entriesPerSecond)} entries/s verified  (${f.entries} entries from tiles in ${f.scanSeconds.toFixed(2)} s wall, ${f.scanCpuSeconds.toFixed(2)} s monitor CPU = ${Math.round(f.entries / f.scanCpuSeconds)} entries per CPU-second; ${f.scanTileReads} tile/bundle GETs; log built in ${f.buildSeconds.toFixed(1)} s)`,
+      `  with one rule    ${Math.round(f.rulesEntriesPerSecond)} entries/s  (${f.rulesScanSeconds.toFixed(2)} s wall, ${f.rulesCpuSeconds.toFixed(2)} s CPU: identity extraction and evaluation of every entry)`,
+      `tile reads/s       ${Math.round(f.tileReadsPerSecond)}  (full hash tiles and entry bundles, 16 in flight)`,
+      `target             >= ${TILE_SCAN_TARGET} entries/s: ${ok ? 'met' : 'NOT met'}`,
+    ].join('\n') + '\n',
+  );
+  return ok;
+}
+
 /**
  * `vellum bench`: a fresh server on a temp data dir (child process), a load generator in another
  * process, pre-signed distinct hashedrekord entries, then throughput, latency and a no-loss check.
@@ -134,7 +171,11 @@ export function benchCommand(argv: string[]): Promise<number> {
       profile: { type: 'string' },
       'v2-duration': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'tile-entries': { type: 'string' },
+      'only-tiles': { type: 'boolean', default: false },
     });
+    const tileEntries = positiveInt('tile-entries', a['tile-entries'], 100_000);
+    if (a['only-tiles'] === true) return (await runTileMonitorBench(tileEntries)) ? 0 : 1;
     const durationSec = positiveInt('duration', a.duration, 20);
     const warmupSec = a.warmup === '0' ? 0 : positiveInt('warmup', a.warmup, 2);
     const concurrency = positiveInt('concurrency', a.concurrency, 512);
@@ -266,6 +307,8 @@ export function benchCommand(argv: string[]): Promise<number> {
       if (!okCount || r.errors > 0 || (v2?.errors ?? 0) > 0) code = 1;
     } finally {
       await stopServer(server.child);
+      // The tile-mode monitor scan runs on its own log, once this server no longer takes the CPU.
+      if (!(await runTileMonitorBench(tileEntries))) code = 1;
       if (typeof a.profile === 'string')
         process.stdout.write(`CPU profile of the server written to ${resolve(a.profile)}\n`);
       if (a.keep) process.stdout.write(`kept ${dataDir}\n`);

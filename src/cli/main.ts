@@ -8,7 +8,7 @@ commands:
   serve                       run the log (configuration from the environment, see README)
   keygen --out FILE [--algorithm ecdsa-p256|ed25519]
                               write a new log signing key (mode 0600) and print its public key
-  verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline]
+  verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline] [--tiles]
                               verify an entry, its SET and inclusion proof, and the log's consistency
                               with the checkpoint seen last time
   openapi [--out FILE]        write the OpenAPI document (stdout without --out)
@@ -17,11 +17,12 @@ commands:
   signing-config --server URL [--out FILE] [--rekor-api 1|2] [--ca-url URL] [--oidc-url URL] [--tsa-url URL]
                               write the log's Sigstore SigningConfig v0.2 (for cosign --signing-config)
   monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S]
-          [--concurrency N] [--origin-hostname NAME] [--start-at-end]
-                              independent monitor: tail a Rekor v1 log, verify checkpoints, consistency
+          [--concurrency N] [--origin-hostname NAME] [--start-at-end] [--tiles]
+                              independent monitor: tail a Rekor v1 log (or its C2SP tiles), verify checkpoints, consistency
                               and the root rebuilt from every entry, apply identity rules (monitor --help)
-  bench [--duration S] [--concurrency N] [--keys N] [--workers N] [--profile DIR]
-                              start a fresh server and measure entries/s and latency over HTTP
+  bench [--duration S] [--concurrency N] [--keys N] [--workers N] [--profile DIR] [--tile-entries N] [--only-tiles]
+                              start a fresh server and measure entries/s and latency over HTTP, then a
+                              tile-mode monitor scan of a --tile-entries log (default 100,000) and tile reads/s
   bench --distributed [--duration S] [--concurrency N] [--api N] [--redis-url URL] [--pg-admin-url URL]
                               the same against ROLE=api processes and a ROLE=sequencer on Redis + PostgreSQL
 `;

@@ -4,17 +4,17 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LogPublicKey } from '../core/keys';
 import { decodeWebhookSecret, validateRulesYaml, type IdentityRule } from '../core/monitor';
-import { LogTailer, type PassResult } from '../modules/monitor/tailer';
+import { LogTailer, type PassResult } from './monitor/tailer';
 import { parse, positiveInt, UsageError, withUsage } from './args';
 
 const USAGE =
   'vellum monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S] ' +
   '[--concurrency N] [--origin-hostname NAME] [--start-at-end] [--save-every N] ' +
-  '[--webhook-url URL --webhook-secret-file FILE]';
+  '[--tiles] [--webhook-url URL --webhook-secret-file FILE]';
 
 const HELP = `usage: ${USAGE}
 
-Tails a Rekor v1-compatible log and checks it: every checkpoint signature, consistency with the
+Tails a Rekor v1-compatible log (or, with --tiles, a C2SP tlog-tiles log) and checks it: every checkpoint signature, consistency with the
 checkpoint seen last time, every entry's leaf hash, and the root rebuilt from all entries. Rule
 matches (monitor.vellum/v1 IdentityRule YAML) are printed to stdout as JSON events, one per
 line, and optionally POSTed to a webhook (Standard Webhooks signature; secret from
@@ -24,7 +24,11 @@ line, and optionally POSTed to a webhook (Standard Webhooks signature; secret fr
                       (default ~/.vellum/monitor/<hash of URL>.json); written atomically
   --once              one pass, then exit (the default without --interval)
   --interval S        run a pass every S seconds until interrupted
-  --concurrency N     retrieve requests in flight (10 entries each; default 16)
+  --concurrency N     retrieve requests in flight (10 entries each; default 16), or with
+                      --tiles entry bundles in flight (256 entries each)
+  --tiles             follow the log through its C2SP tlog-tiles API (GET /checkpoint,
+                      /tile/<L>/<N>, /tile/entries/<N>): consistency from tile hashes,
+                      entries from entry bundles, instead of the Rekor v1 proof endpoints
   --start-at-end      with no state file, start from the current checkpoint instead of index 0
   --save-every N      during a scan, save progress every N entries (and every 10 s; default
                       10000): a crash or SIGINT/SIGTERM mid-scan resumes there, not from the
@@ -60,7 +64,7 @@ function codeOf(r: PassResult): number {
       : MONITOR_EXIT.error;
 }
 
-/** `vellum monitor`: the independent monitor (see src/modules/monitor/tailer.ts). */
+/** `vellum monitor`: the independent monitor (see src/cli/monitor/tailer.ts). */
 export function monitorCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP + '\n');
@@ -78,6 +82,7 @@ export function monitorCommand(argv: string[]): Promise<number> {
       'origin-hostname': { type: 'string' },
       'start-at-end': { type: 'boolean', default: false },
       'save-every': { type: 'string' },
+      tiles: { type: 'boolean', default: false },
       'webhook-url': { type: 'string' },
       'webhook-secret-file': { type: 'string' },
     });
@@ -145,6 +150,7 @@ export function monitorCommand(argv: string[]): Promise<number> {
       rules,
       statePath,
       concurrency,
+      tiles: a.tiles === true,
       saveEveryEntries: saveEvery,
       signal: abort.signal,
       ...(typeof a['origin-hostname'] === 'string' ? { originHostname: a['origin-hostname'] } : {}),

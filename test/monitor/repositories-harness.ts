@@ -21,6 +21,7 @@ import {
 } from '../../src/modules/monitor/repositories';
 import { VellumDatabase } from '../../src/modules/storage/database';
 import { StorageModule } from '../../src/modules/storage/storage.module';
+import { MONITOR_MIGRATIONS } from '../../src/modules/monitor/migrations';
 import { CapturingLogger, postgresDb, sqliteDb, testConfig, type TestDb } from '../modules/storage-harness';
 
 export const DBS: ReadonlyArray<readonly [string, () => Promise<TestDb>]> = [
@@ -43,7 +44,10 @@ export interface Repos {
 /** Storage plus the repositories, as one process would have them; closed after the test. */
 export async function open(t: TestContext, db: TestDb): Promise<Repos> {
   const app: TestingModule = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(testConfig(db)), StorageModule.forRoot()],
+    imports: [
+      ConfigModule.forRoot(testConfig(db)),
+      StorageModule.forRoot({ migrations: MONITOR_MIGRATIONS }),
+    ],
     providers: [...MONITOR_REPOSITORIES],
   })
     .setLogger(new CapturingLogger())

@@ -10,7 +10,7 @@ import { LogPublicKey, LogSigningKey } from '../../src/core/keys';
 import { leafHash } from '../../src/core/merkle/hash';
 import { parseSignedNote } from '../../src/core/note';
 import { parseRulesYaml } from '../../src/core/monitor';
-import { LogTailer, type PassResult } from '../../src/modules/monitor/tailer';
+import { LogTailer, type PassResult } from '../../src/cli/monitor/tailer';
 import { CLI_MAIN, startTestServer, tempDir, type TestServer } from '../support/server';
 import { certSigner, emailCert, keySigner, proposedEntry } from './harness';
 
@@ -482,15 +482,34 @@ test('a long scan saves progress; the next pass continues toward the same checkp
   assert.equal(done.progress, undefined);
 });
 
-test('progress saved from forged entries is never trusted: the resumed scan fails its root, and keeps failing', async () => {
+test('progress saved from forged entries is never trusted: a forged entry stops the scan before any save holding it, and a forged saved range fails its root, and keeps failing', async () => {
+  // Each progress save is proven in the checkpoint first: the batch [200, 400) holding the forged
+  // entry 300 is never saved, nothing is reported but the inconsistency.
   const state = join(dir, 'state-forged-before.json');
   const p = await tamperProxy(forgeEntry(300));
-  await interruptedScan(state, p.url, 1000);
+  const first = tailer(state, p.url, { saveEveryEntries: 200 });
+  const r0 = await first.t.pass();
   await p.close();
+  expectInconsistent(r0, first.out, /root rebuilt from all 400 entries read so far/);
+  assert.equal(first.out.length, 1);
+  assert.equal(JSON.parse(readFileSync(state, 'utf8')).progress.next, 200);
+
+  // A saved range that does not come from the log's entries (a damaged file, or one written by an
+  // older version from entries not yet proven) is proven again on resume, and fails.
+  await interruptedScan(state, server.url, 1000);
+  const saved = JSON.parse(readFileSync(state, 'utf8'));
+  const forged = {
+    ...saved,
+    progress: {
+      ...saved.progress,
+      compactRange: saved.progress.compactRange.map(() => randomBytes(32).toString('hex')),
+    },
+  };
+  writeFileSync(state, JSON.stringify(forged));
   for (let i = 0; i < 2; i++) {
     const t = tailer(state);
     const r = await t.t.pass();
-    expectInconsistent(r, t.out, /root rebuilt from all/);
+    expectInconsistent(r, t.out, /root rebuilt from all 1000 entries read so far/);
     assert.equal(r.resumedFrom, 1000);
     assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, 0);
   }

@@ -63,6 +63,13 @@ export class LogReader {
     return (await findStoredEntries(this.q, indices)).sort((a, b) => a.index - b.index);
   }
 
+  /** Committed entries [from, to) in index order (fewer where some are missing), checked bounds. */
+  entries(from: number, to: number): Promise<StoredEntry[]> {
+    requireIndex('from', from);
+    requireIndex('to', to);
+    return entriesInRange(this.q, from, to);
+  }
+
   /** The largest checkpoint committed (size 0 after first boot). UNAVAILABLE before any. */
   async latestCheckpoint(): Promise<SignedCheckpoint> {
     const cp = await latestCheckpoint(this.q);

@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { verifyRekorCheckpoint } from '../../core/checkpoint';
 import { isVellumError } from '../../core/errors';
-import { leafHash } from '../../core/merkle/hash';
-import { verifyConsistency } from '../../core/merkle/verify';
+import { LogFollower, type FollowerPosition } from '../../core/follower/log-follower';
 import { LogReader } from '../log/log-reader.service';
 import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
+import { DbLeafSource } from './db-leaf-source';
 import { alertsForEntry, toCoreExpectations } from './alert-builder';
-import { CompactRange } from './compact-range';
+import { CompactRange } from '../../core/follower/compact-range';
 import { DeliveryService } from './delivery.service';
 import { logEvent, monitorIndexKeys, safeExtract } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
@@ -99,138 +99,121 @@ export class EvaluatorService {
     }
   }
 
-  /** One batch: at most MONITOR_BATCH_SIZE entries, one transaction. */
+  /**
+   * One batch: at most MONITOR_BATCH_SIZE entries, one LogFollower step over the database. The
+   * follower proves the batch in the latest checkpoint, the consumer evaluates it, and the
+   * position store writes cursor, identity index and alerts in ONE transaction (compare-and-set on
+   * the cursor), so a crash or restart re-evaluates an uncommitted batch and never skips one.
+   */
   async tick(): Promise<TickResult> {
     if (this.inconsistent !== undefined) return { processed: 0, alerts: 0, inconsistent: this.inconsistent };
     await this.rules.ready;
     const rules = await this.rules.current();
-    let cp: SignedCheckpoint;
+    const source = new DbLeafSource(this.reader);
     try {
-      cp = await this.reader.latestCheckpoint();
+      await this.reader.latestCheckpoint();
     } catch (e) {
       if (isVellumError(e, 'UNAVAILABLE')) return { processed: 0, alerts: 0 };
       throw e;
     }
     const cursor = await this.state.getCursor();
     const now = this.now();
-
-    const cpProblem = await this.checkCheckpoint(cursor, cp);
-    if (cpProblem !== undefined) return this.raiseInconsistent(cursor, cp, cpProblem, now);
-
-    const lagAlerts = await this.checkLag(cursor, cp, now);
-
-    const from = cursor.nextIndex;
-    const to = Math.min(cp.size, from + this.config.batchSize);
-    const range = CompactRange.fromHex(from, cursor.compactRange);
-    const entries: StoredEntry[] = from < to ? await this.reader.entriesInRange(from, to) : [];
-    if (entries.length !== to - from || entries.some((e, i) => e.index !== from + i)) {
-      return this.raiseInconsistent(
-        cursor,
-        cp,
-        `entries ${from}..${to - 1} below checkpoint size ${cp.size} are missing`,
-        now,
-      );
-    }
     const expectations = toCoreExpectations(await this.expectations.list(now));
-    const alerts: NewAlert[] = [];
-    const keys: Array<[string, number]> = [];
-    for (const entry of entries) {
-      if (!leafHash(entry.body).equals(entry.leafHash)) {
-        return this.raiseInconsistent(
-          cursor,
-          cp,
-          `entry ${entry.index}: body does not hash to its stored leaf hash`,
-          now,
-        );
-      }
-      range.append(entry.leafHash);
-      const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
-      for (const k of monitorIndexKeys(identity)) keys.push([k, entry.index]);
-      if (rules.length === 0) continue;
-      const res = await alertsForEntry(
-        entry,
-        identity,
-        rules,
-        expectations,
-        now,
-        cp,
-        this.reader,
-        this.log,
-        'live',
-      );
-      alerts.push(...res.alerts);
-    }
-    if (to === cp.size && !range.root().equals(cp.rootHash)) {
-      return this.raiseInconsistent(
-        cursor,
-        cp,
-        `the root rebuilt from all ${cp.size} leaves (${range.root().toString('hex')}) is not the checkpoint root`,
-        now,
-      );
-    }
-    const changedCheckpoint = cursor.checkpointSize !== cp.size;
-    if (entries.length === 0 && !changedCheckpoint) return { processed: 0, alerts: lagAlerts };
-
-    const endpoints = await this.webhooks.list();
+    let alerts: NewAlert[] = [];
+    let keys: Array<[string, number]> = [];
     let inserted = 0;
-    const committed = await this.db.transaction(async (tx) => {
-      const ok = await this.state.advanceCursor(
-        tx,
-        cursor,
-        {
-          nextIndex: to,
-          checkpointSize: cp.size,
-          checkpointRoot: cp.rootHash,
-          checkpointNote: cp.note,
-          compactRange: range.toHex(),
+    const follower = new LogFollower<StoredEntry>({
+      source,
+      batchSize: this.config.batchSize,
+      verifyNote: (note) => {
+        const parsed = verifyRekorCheckpoint(note, this.log.publicKey, this.log.hostname);
+        if (parsed.origin !== this.log.origin)
+          throw new Error(`checkpoint origin ${JSON.stringify(parsed.origin)} is not ${this.log.origin}`);
+        return parsed;
+      },
+      consumer: {
+        accept: async (batch) => {
+          alerts = [];
+          keys = [];
+          for (const { extra } of batch.entries) {
+            const entry = extra!;
+            const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
+            for (const k of monitorIndexKeys(identity)) keys.push([k, entry.index]);
+            if (rules.length === 0) continue;
+            const res = await alertsForEntry(
+              entry,
+              identity,
+              rules,
+              expectations,
+              now,
+              source.latest!,
+              this.reader,
+              this.log,
+              'live',
+            );
+            alerts.push(...res.alerts);
+          }
         },
-        now,
-      );
-      if (!ok) return false;
-      await this.identityIndex.insertKeys(tx, keys);
-      for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) inserted++;
-      await this.options.beforeCommit?.({ fromIndex: from, toIndex: to });
-      return true;
+      },
+      store: {
+        save: async (position, batch) => {
+          const cp = position.verified!.checkpoint;
+          const endpoints = await this.webhooks.list();
+          let added = 0;
+          const ok = await this.db.transaction(async (tx) => {
+            const moved = await this.state.advanceCursor(
+              tx,
+              cursor,
+              {
+                nextIndex: position.range.size,
+                checkpointSize: cp.size,
+                checkpointRoot: cp.rootHash,
+                checkpointNote: position.verified!.note,
+                compactRange: position.range.toHex(),
+              },
+              now,
+            );
+            if (!moved) return false;
+            await this.identityIndex.insertKeys(tx, keys);
+            for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) added++;
+            await this.options.beforeCommit?.({ fromIndex: batch.from, toIndex: batch.to });
+            return true;
+          });
+          if (ok) inserted += added;
+          return ok;
+        },
+      },
     });
-    if (!committed) {
+    const position: FollowerPosition = {
+      verified:
+        cursor.checkpointNote === undefined || cursor.checkpointRoot === undefined
+          ? undefined
+          : {
+              checkpoint: {
+                origin: this.log.origin,
+                size: cursor.checkpointSize,
+                rootHash: cursor.checkpointRoot,
+                extensions: [],
+              },
+              note: cursor.checkpointNote,
+            },
+      range: CompactRange.fromHex(cursor.nextIndex, cursor.compactRange),
+    };
+    let step;
+    try {
+      step = await follower.step(position, { maxEntries: this.config.batchSize });
+    } catch (e) {
+      if (isVellumError(e, 'INCONSISTENT_LOG'))
+        return this.raiseInconsistent(cursor, source.latest!, e.message, now);
+      throw e;
+    }
+    const lagAlerts = await this.checkLag(cursor, source.latest!, now);
+    if (step.status === 'superseded') {
       this.logger.warn('another monitor process advanced the cursor; re-reading it');
       return { processed: 0, alerts: lagAlerts };
     }
     if (inserted > 0) this.delivery.kick();
-    return { processed: entries.length, alerts: inserted + lagAlerts };
-  }
-
-  /** Undefined when `cp` is a valid successor of the cursor's checkpoint, else why not. */
-  private async checkCheckpoint(cursor: Cursor, cp: SignedCheckpoint): Promise<string | undefined> {
-    const sameAsCursor =
-      cursor.checkpointSize === cp.size &&
-      cursor.checkpointRoot !== undefined &&
-      cursor.checkpointRoot.equals(cp.rootHash);
-    if (sameAsCursor && cursor.checkpointNote === cp.note) return undefined;
-    try {
-      const parsed = verifyRekorCheckpoint(cp.note, this.log.publicKey, this.log.hostname);
-      if (parsed.size !== cp.size || !parsed.rootHash.equals(cp.rootHash))
-        return `stored checkpoint size/root differ from its signed note (size ${parsed.size})`;
-      if (parsed.origin !== this.log.origin)
-        return `checkpoint origin ${JSON.stringify(parsed.origin)} is not ${this.log.origin}`;
-    } catch (e) {
-      return `checkpoint of size ${cp.size} does not verify: ${(e as Error).message}`;
-    }
-    if (cp.size < cursor.checkpointSize)
-      return `the log shrank from ${cursor.checkpointSize} to ${cp.size} entries`;
-    if (cp.size < cursor.nextIndex)
-      return `checkpoint size ${cp.size} is below entries already evaluated (${cursor.nextIndex})`;
-    if (cursor.checkpointSize === 0 || cursor.checkpointRoot === undefined) return undefined;
-    try {
-      const proof =
-        cursor.checkpointSize === cp.size
-          ? []
-          : await this.reader.consistencyProof(cursor.checkpointSize, cp.size);
-      verifyConsistency(cursor.checkpointSize, cp.size, proof, cursor.checkpointRoot, cp.rootHash);
-    } catch (e) {
-      return `checkpoint of size ${cp.size} is not consistent with the verified checkpoint of size ${cursor.checkpointSize}: ${(e as Error).message}`;
-    }
-    return undefined;
+    return { processed: step.delivered, alerts: inserted + lagAlerts };
   }
 
   private async raiseInconsistent(

@@ -2,13 +2,14 @@
  * One webhook POST, SSRF-guarded: the host name is resolved once, EVERY address is checked with
  * the core's checkDestination, and the connection is pinned to a checked address (a second DNS
  * answer cannot redirect it). Redirects are never followed (a 3xx is just a status). TLS still
- * verifies the certificate against the URL's host name.
+ * verifies the certificate against the URL's host name. Sent through the shared HTTP client
+ * (http-client.ts) with a dispatcher of its own that carries the pinned lookup.
  */
 import { lookup } from 'node:dns/promises';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { Agent } from 'undici';
 import { checkDestination } from '../../core/monitor';
+import { sendOnce } from './http-client';
 
 export interface PostResult {
   /** HTTP status, when a response arrived. */
@@ -79,7 +80,6 @@ export async function postWebhook(
   const dest = await checkWebhookUrl(url, opts.allowPrivate, opts.resolveHost);
   if (dest.refused !== undefined) return done({ refused: dest.refused });
   if (dest.error !== undefined) return done({ error: dest.error });
-  const u = new URL(url);
   const address = dest.address!;
   const family = isIP(address) === 6 ? 6 : 4;
   const pinned: LookupFunction = (_hostname, options, cb) => {
@@ -89,51 +89,27 @@ export async function postWebhook(
       ]);
     else cb(null, address, family);
   };
-  const mod = u.protocol === 'https:' ? https : http;
-  return new Promise<PostResult>((resolve) => {
-    let settled = false;
-    const finish = (r: Omit<PostResult, 'durationMs'>): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      resolve(done(r));
-    };
-    const req = mod.request(
-      {
-        protocol: u.protocol,
-        hostname: hostOf(u),
-        port: u.port === '' ? undefined : Number(u.port),
-        path: `${u.pathname}${u.search}`,
-        method: 'POST',
-        agent: false,
-        lookup: pinned,
-        headers: {
-          ...headers,
-          'content-type': 'application/json',
-          'content-length': String(body.length),
-          'user-agent': opts.userAgent ?? 'Vellum-Webhooks/0.1',
-        },
+  // One connection per delivery, pinned to the checked address; TLS still checks the URL's name.
+  const agent = new Agent({ connect: { lookup: pinned }, pipelining: 0 });
+  try {
+    // Read (and discard) at most 64 KiB of the answer, then close.
+    const res = await sendOnce(url, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'content-type': 'application/json',
+        'user-agent': opts.userAgent ?? 'Vellum-Webhooks/0.1',
       },
-      (res) => {
-        const status = res.statusCode;
-        const ra = res.headers['retry-after'];
-        const retryAfter = Array.isArray(ra) ? ra[0] : ra;
-        // Read (and discard) at most 64 KiB of the answer, then close.
-        let seen = 0;
-        res.on('data', (c: Buffer) => {
-          seen += c.length;
-          if (seen > 65_536) res.destroy();
-        });
-        const end = (): void => finish({ status, ...(retryAfter !== undefined ? { retryAfter } : {}) });
-        res.on('end', end);
-        res.on('close', end);
-        res.on('error', end);
-      },
-    );
-    const deadline = setTimeout(() => {
-      req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-    req.on('error', (e) => finish({ error: e.message }));
-    req.end(body);
-  });
+      body,
+      timeoutMs: opts.timeoutMs,
+      maxBodyBytes: 65_536,
+      dispatcher: agent,
+    });
+    const retryAfter = res.headers.get('retry-after') ?? undefined;
+    return done({ status: res.status, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+  } catch (e) {
+    return done({ error: (e as Error).message });
+  } finally {
+    void agent.destroy().catch(() => undefined);
+  }
 }

@@ -4,8 +4,8 @@
  * node hash on average; the root folds the list right to left. Small (at most 64 hashes), so it is
  * what the monitors persist to rebuild roots from every entry without keeping the entries.
  */
-import { VellumError } from '../../core/errors';
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from '../../core/merkle/hash';
+import { VellumError } from '../errors';
+import { EMPTY_ROOT, HASH_SIZE, nodeHash } from '../merkle/hash';
 
 function popcount(n: number): number {
   let c = 0;
