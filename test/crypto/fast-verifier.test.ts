@@ -22,7 +22,7 @@ import {
   type DigestAlgorithm,
   type SignatureVerifier,
 } from '../../src/core/entries/verifier';
-import { parseSpki, type ArtifactKey } from '../../src/core/entries/pki';
+import { parseSpki, type ArtifactKey } from '../../src/core/x509';
 import { repoRoot } from '../support/paths';
 
 const fast = createFastVerifier();

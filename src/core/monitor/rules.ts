@@ -36,8 +36,8 @@ import {
   fulcioFieldByName,
   kebabToCamel,
   FULCIO_FIELDS,
-} from './oids';
-import { formatIp, parseIp } from './ip';
+} from '../x509';
+import { formatIp, parseIp } from '../x509';
 import { Pattern, compileGlob, compileRegex, unescapedHostDots } from './regex';
 
 export const RULE_API_VERSION = 'monitor.vellum/v1';
