@@ -87,7 +87,7 @@ export function readWhole(buf: Uint8Array, tag: number, what: string): Tlv {
 /** The children of a constructed TLV, in order; they must exactly fill it. */
 export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.start; p < parent.end; ) {
+  for (let p = parent.start; p < parent.end;) {
     const t = readTlv(buf, p, parent.end);
     out.push(t);
     p = t.end;
@@ -200,7 +200,13 @@ export function readTime(buf: Uint8Array, t: Tlv): number {
   } else {
     throw derError(`Time: expected UTCTime or GeneralizedTime, found tag 0x${hex2(t.tag)}`);
   }
-  const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m![i])) as [number, number, number, number, number];
+  const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m![i])) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
   // Date.UTC would silently roll 31 February into March.

@@ -75,7 +75,8 @@ export function verifyEnvelope(
     try {
       material = parseVerificationMaterial(keyPem, true);
     } catch (e) {
-      if (isVellumError(e, 'INVALID_CERTIFICATE')) throw invalidEntry(`could not parse public key as x509: ${e.message}`);
+      if (isVellumError(e, 'INVALID_CERTIFICATE'))
+        throw invalidEntry(`could not parse public key as x509: ${e.message}`);
       throw e;
     }
     keyMaterials.push(material);

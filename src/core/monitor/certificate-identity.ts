@@ -69,7 +69,13 @@ export function certificateIdentity(
   } catch (e) {
     if (!isVellumError(e, 'INVALID_DER')) throw e;
     malformed.push({ path, reason: `unparsable certificate: ${e.message}` });
-    return { sha256, parsed: false, sans: [], extensions: [], issuer: { unknown: true, disagreement: false } };
+    return {
+      sha256,
+      parsed: false,
+      sans: [],
+      extensions: [],
+      issuer: { unknown: true, disagreement: false },
+    };
   }
   const extensions: ExtensionValue[] = [];
   let sans: SanValue[] = [];
@@ -104,7 +110,8 @@ export function certificateIdentity(
       // Every copy becomes unknown: which one a consumer would read is not defined.
       for (let i = 0; i < extensions.length; i++) {
         const prev = extensions[i]!;
-        if (prev.oid === ext.oid && prev.malformed === undefined) extensions[i] = { ...prev, malformed: reason };
+        if (prev.oid === ext.oid && prev.malformed === undefined)
+          extensions[i] = { ...prev, malformed: reason };
       }
       dv = badValue(ext.value, reason);
     } else {

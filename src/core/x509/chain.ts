@@ -45,14 +45,19 @@ function maySignCertificates(cert: Certificate): boolean {
   if (ext === undefined) return true;
   try {
     const bits = readTlv(ext.value, 0);
-    if (bits.tag !== TAG.BIT_STRING || bits.end !== ext.value.length || bits.end - bits.start < 2) return false;
+    if (bits.tag !== TAG.BIT_STRING || bits.end !== ext.value.length || bits.end - bits.start < 2)
+      return false;
     return (ext.value[bits.start + 1]! & 0x04) !== 0;
   } catch {
     return false;
   }
 }
 
-function signedBy(child: Certificate, parent: Certificate, keys: Map<Certificate, KeyObject | null>): boolean {
+function signedBy(
+  child: Certificate,
+  parent: Certificate,
+  keys: Map<Certificate, KeyObject | null>,
+): boolean {
   if (!child.issuer.equals(parent.subject) || !maySignCertificates(parent)) return false;
   const hash = SIGNATURE_HASH[child.signatureAlgorithm];
   if (hash === undefined) return false;

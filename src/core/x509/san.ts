@@ -55,8 +55,7 @@ export function decodeTextName(name: GeneralName, what: string): string {
 
 /** An iPAddress SAN: 4 or 16 bytes, formatted as Go's `net.IP.String()`. */
 export function decodeIpName(name: GeneralName, what: string): string {
-  if (name.bytes.length !== 4 && name.bytes.length !== 16)
-    throw derError(`${what}: length is not 4 or 16`);
+  if (name.bytes.length !== 4 && name.bytes.length !== 16) throw derError(`${what}: length is not 4 or 16`);
   return formatIp(name.bytes);
 }
 
