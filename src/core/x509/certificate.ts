@@ -12,6 +12,7 @@ import {
   checkDerTree,
   children,
   content,
+  decodeUtf8Strict,
   derError,
   expectTag,
   readBoolean,
@@ -64,11 +65,42 @@ function bitStringBytes(buf: Buffer, t: Tlv, what: string): Buffer {
   return content(buf, { ...t, start: t.start + 1 });
 }
 
-/** SEQUENCE { algorithm OID, parameters ANY OPTIONAL }: the OID. */
+/**
+ * SEQUENCE { algorithm OID, parameters ANY OPTIONAL }: the OID. Parameters that are an OID (named
+ * curves) must be a valid one, as OpenSSL requires when it decodes the key.
+ */
 function algorithmOid(buf: Buffer, t: Tlv | undefined, what: string): string {
   const parts = children(buf, expectTag(t, TAG.SEQUENCE, what));
   if (parts.length < 1 || parts.length > 2) throw derError(`${what}: wrong number of fields`);
-  return readOid(buf, parts[0]!);
+  if (parts[1]?.tag === TAG.OID) readOid(buf, parts[1]);
+  return readOid(buf, expectTag(parts[0], TAG.OID, `${what} algorithm`));
+}
+
+/**
+ * Universal string types a Name attribute value may have: RFC 5280's DirectoryString (UTF8,
+ * Printable, Teletex, Universal, BMP) plus Numeric and IA5, the set OpenSSL decodes names with.
+ */
+const NAME_STRING_TAGS = new Set([0x0c, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1e]);
+
+/** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value string }. */
+function checkName(buf: Buffer, t: Tlv | undefined, what: string): Tlv {
+  const name = expectTag(t, TAG.SEQUENCE, what);
+  for (const rdn of children(buf, name)) {
+    const attrs = children(buf, expectTag(rdn, TAG.SET, `${what} RelativeDistinguishedName`));
+    if (attrs.length === 0) throw derError(`${what}: empty RelativeDistinguishedName`);
+    for (const attr of attrs) {
+      const [type, value, ...rest] = children(buf, expectTag(attr, TAG.SEQUENCE, `${what} attribute`));
+      if (rest.length > 0 || value === undefined) throw derError(`${what} attribute: wrong number of fields`);
+      readOid(buf, expectTag(type, TAG.OID, `${what} attribute type`));
+      if (!NAME_STRING_TAGS.has(value.tag)) throw derError(`${what} attribute value: not a string type`);
+      // OpenSSL converts every name to UTF-8 when it parses one, refusing what cannot be.
+      const len = value.end - value.start;
+      if (value.tag === TAG.UTF8_STRING) decodeUtf8Strict(content(buf, value), `${what} attribute value`);
+      if ((value.tag === 0x1e && len % 2 !== 0) || (value.tag === 0x1c && len % 4 !== 0))
+        throw derError(`${what} attribute value: truncated character`);
+    }
+  }
+  return name;
 }
 
 function checkSpkiOutline(buf: Buffer, spki: Tlv): void {
@@ -130,16 +162,23 @@ export function parseCertificate(der: Buffer): Certificate {
   algorithmOid(der, tbsSigAlg, 'signature');
   if (!whole(der, tbsSigAlg).equals(whole(der, sigAlgT!)))
     throw derError('signature algorithm differs between TBSCertificate and Certificate');
-  const issuer = expectTag(f[i++], TAG.SEQUENCE, 'issuer');
+  const issuer = checkName(der, f[i++], 'issuer');
   const validity = children(der, expectTag(f[i++], TAG.SEQUENCE, 'validity'));
   if (validity.length !== 2) throw derError('validity: wrong number of fields');
   const notBefore = readTime(der, validity[0]!);
   const notAfter = readTime(der, validity[1]!);
-  const subject = expectTag(f[i++], TAG.SEQUENCE, 'subject');
+  const subject = checkName(der, f[i++], 'subject');
   const spkiT = expectTag(f[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo');
   checkSpkiOutline(der, spkiT);
   // issuerUniqueID [1] and subjectUniqueID [2] (primitive IMPLICIT BIT STRINGs): v2 and later.
-  for (const tag of [0x81, 0x82]) if (f[i]?.tag === tag && version >= 2) i++;
+  for (const tag of [0x81, 0x82]) {
+    const id = f[i];
+    if (id?.tag !== tag || version < 2) continue;
+    const len = id.end - id.start;
+    if (len === 0 || der[id.start]! > 7 || (len === 1 && der[id.start] !== 0))
+      throw derError('unique identifier: bad BIT STRING');
+    i++;
+  }
   let extensions: Extension[] = [];
   if (f[i]?.tag === 0xa3 && version === 3) extensions = readExtensions(der, f[i++]!);
   if (i !== f.length) throw derError('TBSCertificate: unexpected field');

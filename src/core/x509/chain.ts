@@ -7,7 +7,7 @@
  * signature. Signatures are checked by node:crypto over the TBS bytes our parser cut out.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { TAG, children, readBoolean, readTlv } from '../asn1';
+import { TAG, children, derError, readBoolean, readInteger, readWhole } from '../asn1';
 import type { Certificate } from './certificate';
 import { certificateError } from './spki';
 
@@ -25,29 +25,54 @@ const SIGNATURE_HASH: Readonly<Record<string, string | null>> = {
   '1.3.101.112': null,
 };
 
-/** basicConstraints cA (DEFAULT FALSE); a malformed extension counts as not a CA. */
-export function isCa(cert: Certificate): boolean {
-  const ext = cert.extensions.find((e) => e.oid === OID_BASIC_CONSTRAINTS);
+/**
+ * basicConstraints (RFC 5280 section 4.2.1.9): SEQUENCE { cA BOOLEAN DEFAULT FALSE,
+ * pathLenConstraint INTEGER OPTIONAL }. Throws INVALID_DER when present but not DER.
+ */
+export function basicConstraintsCa(cert: Certificate): boolean {
+  const [ext, ...more] = cert.extensions.filter((e) => e.oid === OID_BASIC_CONSTRAINTS);
   if (ext === undefined) return false;
+  if (more.length > 0) throw derError('basicConstraints: duplicated');
+  const parts = children(ext.value, readWhole(ext.value, TAG.SEQUENCE, 'basicConstraints'));
+  let i = 0;
+  let ca = false;
+  if (parts[i]?.tag === TAG.BOOLEAN) ca = readBoolean(ext.value, parts[i++]!);
+  if (parts[i]?.tag === TAG.INTEGER) {
+    if (readInteger(ext.value, parts[i++]!).negative)
+      throw derError('basicConstraints: negative path length');
+  }
+  if (i !== parts.length) throw derError('basicConstraints: unexpected field');
+  return ca;
+}
+
+/**
+ * keyUsage (RFC 5280 section 4.2.1.3), a BIT STRING: whether keyCertSign (bit 5) is set, or
+ * undefined when the extension is absent. Throws INVALID_DER when present but not DER.
+ */
+export function keyUsageCertSign(cert: Certificate): boolean | undefined {
+  const [ext, ...more] = cert.extensions.filter((e) => e.oid === OID_KEY_USAGE);
+  if (ext === undefined) return undefined;
+  if (more.length > 0) throw derError('keyUsage: duplicated');
+  const bits = readWhole(ext.value, TAG.BIT_STRING, 'keyUsage');
+  const len = bits.end - bits.start;
+  if (len < 1 || ext.value[bits.start]! > 7 || (len === 1 && ext.value[bits.start] !== 0))
+    throw derError('keyUsage: bad BIT STRING');
+  return len >= 2 && (ext.value[bits.start + 1]! & 0x04) !== 0;
+}
+
+/** basicConstraints cA; a malformed extension counts as not a CA. */
+export function isCa(cert: Certificate): boolean {
   try {
-    const seq = readTlv(ext.value, 0);
-    if (seq.tag !== TAG.SEQUENCE || seq.end !== ext.value.length) return false;
-    const first = children(ext.value, seq)[0];
-    return first?.tag === TAG.BOOLEAN && readBoolean(ext.value, first);
+    return basicConstraintsCa(cert);
   } catch {
     return false;
   }
 }
 
-/** keyUsage keyCertSign (bit 5), or true when the extension is absent. */
+/** keyUsage allows certificate signing, or is absent; a malformed one allows nothing. */
 function maySignCertificates(cert: Certificate): boolean {
-  const ext = cert.extensions.find((e) => e.oid === OID_KEY_USAGE);
-  if (ext === undefined) return true;
   try {
-    const bits = readTlv(ext.value, 0);
-    if (bits.tag !== TAG.BIT_STRING || bits.end !== ext.value.length || bits.end - bits.start < 2)
-      return false;
-    return (ext.value[bits.start + 1]! & 0x04) !== 0;
+    return keyUsageCertSign(cert) !== false;
   } catch {
     return false;
   }

@@ -11,7 +11,7 @@ import { pemDecodeAll, pemEncode } from '../encoding';
 import { isVellumError } from '../errors';
 import { readTlv } from '../asn1';
 import { duplicateExtensionOids, parseCertificate, type Certificate } from './certificate';
-import { verifyChain } from './chain';
+import { basicConstraintsCa, keyUsageCertSign, verifyChain } from './chain';
 import { OID_FULCIO_OTHERNAME_SAN } from './fulcio';
 import {
   OID_SAN,
@@ -88,6 +88,9 @@ function parseEntryCertificate(der: Buffer): { cert: Certificate; subjects: stri
     const cert = parseCertificate(der);
     if (duplicateExtensionOids(cert).size > 0)
       throw certificateError('x509: certificate contains duplicate extensions');
+    // Go parses these two at certificate parse time and refuses a certificate they are bad in.
+    basicConstraintsCa(cert);
+    keyUsageCertSign(cert);
     return { cert, subjects: goSubjects(cert) };
   } catch (e) {
     if (isVellumError(e, 'INVALID_DER')) throw certificateError('x509: malformed certificate');
