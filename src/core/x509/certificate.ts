@@ -83,7 +83,7 @@ function algorithmOid(buf: Buffer, t: Tlv | undefined, what: string): string {
 const NAME_STRING_TAGS = new Set([0x0c, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1e]);
 
 /** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value string }. */
-function checkName(buf: Buffer, t: Tlv | undefined, what: string): Tlv {
+export function checkName(buf: Buffer, t: Tlv | undefined, what: string): Tlv {
   const name = expectTag(t, TAG.SEQUENCE, what);
   for (const rdn of children(buf, name)) {
     const attrs = children(buf, expectTag(rdn, TAG.SET, `${what} RelativeDistinguishedName`));

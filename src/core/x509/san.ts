@@ -15,6 +15,7 @@ import {
   readWhole,
   type Tlv,
 } from '../asn1';
+import { checkName } from './certificate';
 import { formatIp } from './ip';
 
 export const OID_SAN = '2.5.29.17';
@@ -37,12 +38,23 @@ const TYPE_BY_TAG: Readonly<Record<number, GeneralNameType>> = {
   0xa0: 'otherName',
 };
 
-/** The names of a subjectAltName extnValue, in order; at most `max` (more is an error). */
+/**
+ * Every GeneralName choice with its one legal identifier octet: [0] otherName, [3] x400Address,
+ * [4] directoryName and [5] ediPartyName are constructed, the rest primitive.
+ */
+const GENERAL_NAME_TAGS = new Set([0xa0, 0x81, 0x82, 0xa3, 0xa4, 0xa5, 0x86, 0x87, 0x88]);
+
+/**
+ * The names of a subjectAltName extnValue, in order; at most `max` (more is an error). A choice
+ * that does not exist or has the wrong constructed bit is INVALID_DER, as OpenSSL has it.
+ */
 export function parseGeneralNames(extnValue: Buffer, max = Number.MAX_SAFE_INTEGER): GeneralName[] {
   const seq = readWhole(extnValue, TAG.SEQUENCE, 'GeneralNames');
   const out: GeneralName[] = [];
   for (const gn of children(extnValue, seq)) {
     if (out.length >= max) throw derError(`more than ${max} names`);
+    if (!GENERAL_NAME_TAGS.has(gn.tag))
+      throw derError(`GeneralName: no choice has tag 0x${gn.tag.toString(16)}`);
     out.push({ type: TYPE_BY_TAG[gn.tag] ?? 'other', tag: gn.tag, bytes: content(extnValue, gn) });
   }
   return out;
