@@ -156,23 +156,28 @@ export function readOid(buf: Uint8Array, t: Tlv): string {
   const len = t.end - t.start;
   if (len === 0) throw derError('OID: empty');
   if (len > MAX_OID_BYTES) throw derError('OID: too long');
-  const arcs: bigint[] = [];
-  let acc = 0n;
+  // Arcs are read as numbers while they stay exact (below 2^46 before the next shift), and
+  // as bigints beyond: UUID arcs (2.25.N) run to 128 bits.
+  const arcs: Array<number | bigint> = [];
+  let acc: number | bigint = 0;
   let inArc = false;
   for (let i = t.start; i < t.end; i++) {
     const b = buf[i]!;
     if (!inArc && b === 0x80) throw derError('OID: non-minimal arc encoding');
     inArc = true;
-    acc = (acc << 7n) | BigInt(b & 0x7f);
+    if (typeof acc === 'number' && acc < 2 ** 46) acc = acc * 128 + (b & 0x7f);
+    else acc = (BigInt(acc) << 7n) | BigInt(b & 0x7f);
     if ((b & 0x80) === 0) {
       arcs.push(acc);
-      acc = 0n;
+      acc = 0;
       inArc = false;
     }
   }
   if (inArc) throw derError('OID: truncated arc');
   const first = arcs[0]!;
-  const out = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
+  const top = first < 40 ? 0 : first < 80 ? 1 : 2;
+  const second = typeof first === 'number' ? first - top * 40 : first - BigInt(top * 40);
+  const out: Array<number | bigint> = [top, second];
   for (let i = 1; i < arcs.length; i++) out.push(arcs[i]!);
   return out.join('.');
 }
