@@ -37,8 +37,13 @@ for (const e of vec.entries) {
   if (pem.includes('CERTIFICATE')) real.push(new X509Certificate(pem).raw);
 }
 const ca = builder.buildCa('measure');
-const built = [0, 1, 2, 3].map((i) =>
-  builder.buildCertificate({ issuer: ca, sans: [{ email: `a${i}@example.com` }, { ip: '10.0.0.1' }], extensions: builder.githubFulcioExtensions({}) }).der,
+const built = [0, 1, 2, 3].map(
+  (i) =>
+    builder.buildCertificate({
+      issuer: ca,
+      sans: [{ email: `a${i}@example.com` }, { ip: '10.0.0.1' }],
+      extensions: builder.githubFulcioExtensions({}),
+    }).der,
 );
 const seeds = [...real, ...built];
 
@@ -73,7 +78,8 @@ let seed = 12345;
 const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed);
 const corpus = [];
 for (const s of seeds) {
-  for (let i = 0; i < 400; i++) corpus.push(applyMutation(s, { kind: 'flip', pos: rand(), xor: (rand() % 255) + 1 }));
+  for (let i = 0; i < 400; i++)
+    corpus.push(applyMutation(s, { kind: 'flip', pos: rand(), xor: (rand() % 255) + 1 }));
   for (let i = 0; i < 100; i++) corpus.push(applyMutation(s, { kind: 'truncate', keep: rand() }));
   for (const edit of ['inc', 'dec', 'long', 'indefinite'])
     for (let i = 0; i < 50; i++) corpus.push(applyMutation(s, { kind: 'length', header: rand(), edit }));
@@ -100,5 +106,7 @@ for (const [name, fn] of Object.entries(parsers)) {
     if (!accepts(openssl, d)) accRejectedByOpenssl++;
     if (!accepts(ours, d)) accRejectedByOurs++;
   }
-  console.log(`  ${name}: accepts ${acc}; of those OpenSSL refuses ${accRejectedByOpenssl}, core/x509 refuses ${accRejectedByOurs}`);
+  console.log(
+    `  ${name}: accepts ${acc}; of those OpenSSL refuses ${accRejectedByOpenssl}, core/x509 refuses ${accRejectedByOurs}`,
+  );
 }

@@ -55,6 +55,13 @@ export function parseGeneralNames(extnValue: Buffer, max = Number.MAX_SAFE_INTEG
     if (out.length >= max) throw derError(`more than ${max} names`);
     if (!GENERAL_NAME_TAGS.has(gn.tag))
       throw derError(`GeneralName: no choice has tag 0x${gn.tag.toString(16)}`);
+    // directoryName is [4] EXPLICIT Name; registeredID an IMPLICIT OID.
+    if (gn.tag === 0xa4) {
+      const [n, ...rest] = children(extnValue, gn);
+      if (rest.length > 0) throw derError('directoryName: unexpected trailing data');
+      checkName(extnValue, n, 'directoryName');
+    }
+    if (gn.tag === 0x88) readOid(extnValue, { ...gn, tag: TAG.OID });
     out.push({ type: TYPE_BY_TAG[gn.tag] ?? 'other', tag: gn.tag, bytes: content(extnValue, gn) });
   }
   return out;
