@@ -14,7 +14,7 @@ import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node
 import { createFastVerifier } from '../crypto/fast-verifier';
 import { loadDigestAddon } from '../crypto/native';
 import { referenceVerifier } from '../core/entries/verifier';
-import { parseSpki } from '../core/entries/pki';
+import { parseSpki } from '../core/x509';
 import { prepareEntry } from '../core/entries';
 
 const SECONDS = Number(process.argv[2] ?? 1);

@@ -48,6 +48,10 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
   /** An internal invariant was broken; never caused by client input. */
   'INTERNAL',
+  /** Bytes that must be DER are not (BER forms, bad lengths, trailing data, too deep, wrong types). */
+  'INVALID_DER',
+  /** A certificate or public key is well-formed but not acceptable (algorithm, SAN, chain, duplicates). */
+  'INVALID_CERTIFICATE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -19,7 +19,7 @@
  * node:crypto: slower, same answers.
  */
 import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
-import type { ArtifactKey } from '../core/entries/pki';
+import type { ArtifactKey } from '../core/x509';
 import {
   DIGEST_LENGTH,
   ecdsaSignatureToDer,

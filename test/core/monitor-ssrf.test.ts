@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkDestination, classifyAddress, isForbiddenDestination } from '../../src/core/monitor/ssrf';
-import { formatIpv6, parseIp } from '../../src/core/monitor/ip';
+import { formatIpv6, parseIp } from '../../src/core/x509';
 
 describe('classifyAddress', () => {
   const table: Array<[string, string]> = [

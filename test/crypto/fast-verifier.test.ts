@@ -22,7 +22,7 @@ import {
   type DigestAlgorithm,
   type SignatureVerifier,
 } from '../../src/core/entries/verifier';
-import { parseSpki, type ArtifactKey } from '../../src/core/entries/pki';
+import { parseSpki, type ArtifactKey } from '../../src/core/x509';
 import { repoRoot } from '../support/paths';
 
 const fast = createFastVerifier();
@@ -344,7 +344,7 @@ test('without the built addon the loader warns once and the verifier still answe
     }
     const script = `
       const { createFastVerifier } = require('./lib/src/crypto/fast-verifier.js');
-      const { parseSpki } = require('./lib/src/core/entries/pki.js');
+      const { parseSpki } = require('./lib/src/core/x509/index.js');
       const c = require('node:crypto');
       const { publicKey, privateKey } = c.generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const key = parseSpki(publicKey.export({ type: 'spki', format: 'der' }));

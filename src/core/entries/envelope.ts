@@ -15,7 +15,8 @@
  * the key that accepted it (the last such key, as Go's map assignment does).
  */
 import type { SignatureVerifier } from './verifier';
-import { PkiError, parseVerificationMaterial, type VerificationMaterial } from './pki';
+import { isVellumError } from '../errors';
+import { parseVerificationMaterial, type VerificationMaterial } from '../x509';
 import { decodeGoBase64, invalidEntry, invalidSignature, pae } from './common';
 
 export interface EnvelopeSignature {
@@ -74,7 +75,8 @@ export function verifyEnvelope(
     try {
       material = parseVerificationMaterial(keyPem, true);
     } catch (e) {
-      if (e instanceof PkiError) throw invalidEntry(`could not parse public key as x509: ${e.message}`);
+      if (isVellumError(e, 'INVALID_CERTIFICATE'))
+        throw invalidEntry(`could not parse public key as x509: ${e.message}`);
       throw e;
     }
     keyMaterials.push(material);

@@ -4,8 +4,9 @@
  * Rekor: decode base64 -> schema -> cross-field validation and signature verification ->
  * insertability -> algorithm policy -> canonical body.
  */
-import type { ArtifactKey, VerificationMaterial } from './pki';
-import { PkiError, parseVerificationMaterial } from './pki';
+import type { ArtifactKey, VerificationMaterial } from '../x509';
+import { isVellumError } from '../errors';
+import { parseVerificationMaterial } from '../x509';
 import { DIGEST_LENGTH, ecdsaSignatureForm, type DigestAlgorithm, type SignatureVerifier } from './verifier';
 import {
   S,
@@ -105,7 +106,7 @@ export function prepareHashedRekord(
   try {
     material = parseVerificationMaterial(keyBytes ?? Buffer.alloc(0), true);
   } catch (e) {
-    if (!(e instanceof PkiError)) throw e;
+    if (!isVellumError(e, 'INVALID_CERTIFICATE')) throw e;
     // A chain that does not verify surfaces from Go's signature verification step.
     const prefix = e.message.includes('unknown authority') ? 'verifying signature: ' : '';
     throw (prefix ? invalidSignature : invalidEntry)(prefix + e.message);

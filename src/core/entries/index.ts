@@ -36,7 +36,7 @@ import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles/tiles';
 export type { PreparedEntry } from './types';
 export type { SignatureVerifier, DigestAlgorithm } from './verifier';
 export { referenceVerifier } from './verifier';
-export type { ArtifactKey, VerificationMaterial, KeyAlgorithm, EcCurve } from './pki';
+export type { ArtifactKey, VerificationMaterial, KeyAlgorithm, EcCurve } from '../x509';
 export type { PrepareOptions } from './kind';
 
 /** Every kind Rekor's API defines (the ProposedEntry discriminator). */

@@ -8,7 +8,7 @@
  */
 import type { SignatureVerifier } from './verifier';
 import { verifyEnvelope } from './envelope';
-import type { VerificationMaterial } from './pki';
+import type { VerificationMaterial } from '../x509';
 import {
   S,
   checkShape,

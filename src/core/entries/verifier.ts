@@ -18,8 +18,11 @@ import { sha256 } from '@noble/hashes/sha2';
 import { p256, p384, p521 } from '@noble/curves/nist';
 import { ed25519, ed25519ph } from '@noble/curves/ed25519';
 import { twistedEdwards } from '@noble/curves/abstract/edwards';
-import type { ArtifactKey, EcCurve } from './pki';
-import { DerError, children, encodeSequence, encodeUnsignedInteger, readInteger, readTlv } from './der';
+import type { ArtifactKey, EcCurve } from '../x509';
+import { ecdsaSignatureScalars } from '../x509';
+
+export { ecdsaSignatureForm, ecdsaSignatureScalars, ecdsaSignatureToDer } from '../x509';
+export type { EcdsaSignatureForm } from '../x509';
 
 export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512';
 
@@ -34,77 +37,6 @@ export interface SignatureVerifier {
   verifyDigest(key: ArtifactKey, hash: DigestAlgorithm, digest: Buffer, signature: Buffer): boolean;
   /** Signature over the full `message` (DSSE PAE): SHA-256 for ECDSA/RSA, pure Ed25519. */
   verifyMessage(key: ArtifactKey, message: Buffer, signature: Buffer): boolean;
-}
-
-// ---------------------------------------------------------------------------------------------
-// ECDSA signature encodings
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Which way Go's sigstore ECDSA verifier will read `sig`: it tries `asn1.Unmarshal` into
- * {R, S *big.Int} and, only if that fails, treats the bytes as IEEE P1363 r||s split in half.
- * asn1.Unmarshal is lenient in two ways that matter: bytes after the SEQUENCE and extra elements
- * inside it do not make it fail (they make the later strict VerifyASN1 fail instead). So "asn1"
- * here means "Go will take the DER path", not "this is valid DER".
- */
-export type EcdsaSignatureForm = 'asn1' | 'p1363' | 'bad-p1363';
-
-function goAsn1Parses(sig: Uint8Array): boolean {
-  try {
-    const seq = readTlv(sig, 0);
-    if (seq.tag !== 0x30) return false;
-    const r = readTlv(sig, seq.start, seq.end);
-    readInteger(sig, r);
-    const s = readTlv(sig, r.next, seq.end);
-    readInteger(sig, s);
-    return true;
-  } catch (e) {
-    if (e instanceof DerError) return false;
-    throw e;
-  }
-}
-
-export function ecdsaSignatureForm(sig: Uint8Array): EcdsaSignatureForm {
-  if (goAsn1Parses(sig)) return 'asn1';
-  // Go: len 0, odd, or longer than two P-521 scalars is "ecdsa: invalid IEEE_P1363 encoded bytes".
-  if (sig.length === 0 || sig.length > 132 || sig.length % 2 !== 0) return 'bad-p1363';
-  return 'p1363';
-}
-
-/** r and s as big-endian magnitudes, or null when the signature can never verify. */
-export function ecdsaSignatureScalars(sig: Uint8Array): { r: Uint8Array; s: Uint8Array } | null {
-  const form = ecdsaSignatureForm(sig);
-  if (form === 'bad-p1363') return null;
-  if (form === 'p1363') {
-    const half = sig.length / 2;
-    return { r: sig.subarray(0, half), s: sig.subarray(half) };
-  }
-  // The DER path is strict (Go's ecdsa.VerifyASN1 / OpenSSL's re-encoding check): exactly one
-  // SEQUENCE of exactly two positive INTEGERs, nothing after it.
-  try {
-    const seq = readTlv(sig, 0);
-    if (seq.next !== sig.length) return null;
-    const parts = children(sig, seq);
-    if (parts.length !== 2) return null;
-    const r = readInteger(sig, parts[0]!);
-    const s = readInteger(sig, parts[1]!);
-    if (r.negative || s.negative) return null;
-    return { r: r.magnitude, s: s.magnitude };
-  } catch (e) {
-    if (e instanceof DerError) return null;
-    throw e;
-  }
-}
-
-/**
- * The strict DER form of any ECDSA signature Go would try to verify (DER as-is when it is valid
- * DER, P1363 converted), or null when no key can verify it. Feeding OpenSSL only this form keeps
- * the fast path's accept/reject decisions identical to the reference's.
- */
-export function ecdsaSignatureToDer(sig: Uint8Array): Buffer | null {
-  const rs = ecdsaSignatureScalars(sig);
-  if (rs === null) return null;
-  return encodeSequence(encodeUnsignedInteger(rs.r), encodeUnsignedInteger(rs.s));
 }
 
 // ---------------------------------------------------------------------------------------------

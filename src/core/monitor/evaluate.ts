@@ -24,7 +24,7 @@
 import { VellumError } from '../errors';
 import type { EntryIdentity, MalformedReason, SignerIdentity } from './identity';
 import { subjectSans } from './identity';
-import { OID_FULCIO_OTHERNAME_SAN, OID_RUN_INVOCATION_URI } from './oids';
+import { OID_FULCIO_OTHERNAME_SAN, OID_RUN_INVOCATION_URI } from '../x509';
 import type { Condition, IdentityRule, MatcherItem, RuleAction, Severity } from './rules';
 
 export type Tri = 'yes' | 'no' | 'unknown';

@@ -12,5 +12,5 @@ export * from './delivery';
 export * from './ssrf';
 export { compileRegex, compileGlob, unescapedHostDots, REGEX_LIMITS } from './regex';
 export type { Pattern } from './regex';
-export { FULCIO_ARC, FULCIO_FIELDS, fulcioField, fulcioFieldByName } from './oids';
-export type { FulcioField } from './oids';
+export { FULCIO_ARC, FULCIO_FIELDS, fulcioField, fulcioFieldByName } from '../x509';
+export type { FulcioField } from '../x509';

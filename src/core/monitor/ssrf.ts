@@ -3,7 +3,7 @@
  * (pinning the connection to the checked addresses) and asks whether any address is internal.
  * Fail closed: unparsable addresses, unresolved names and non-HTTP(S) URLs are forbidden.
  */
-import { formatIpv4, parseIp } from './ip';
+import { formatIpv4, parseIp } from '../x509';
 
 export type AddressClass =
   | 'public'

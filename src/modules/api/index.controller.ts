@@ -1,9 +1,10 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import { isBase64Strict, pemDecodeAll, pemEncode } from '../../core/encoding';
+import { createHash } from 'node:crypto';
+import { isBase64Strict } from '../../core/encoding';
 import { VellumError } from '../../core/errors';
+import { canonicalVerifierPem } from '../../core/x509';
 import { schemaError } from '../http/http-error';
 import { LogReader } from '../log/log-reader.service';
 import { LogIdentity } from '../identity/log-identity';
@@ -34,23 +35,13 @@ function prefixSha(h: string): string {
 
 /**
  * The index key of an x509 public key or certificate (chain): hex SHA-256 of its canonical PEM,
- * i.e. the Go `pem.Encode` re-encoding Rekor stores in hashedrekord bodies.
+ * i.e. the Go `pem.Encode` re-encoding Rekor stores in hashedrekord bodies, read by the same
+ * parser that verified the entries (core/x509).
  */
 function x509KeyHash(content: Buffer): string {
   let canonical: string;
   try {
-    const blocks = pemDecodeAll(content.toString('utf8'));
-    if (blocks.length === 1 && blocks[0].type === 'PUBLIC KEY') {
-      const der = createPublicKey({ key: blocks[0].der, format: 'der', type: 'spki' }).export({
-        type: 'spki',
-        format: 'der',
-      });
-      canonical = pemEncode('PUBLIC KEY', der);
-    } else if (blocks.every((b) => b.type === 'CERTIFICATE')) {
-      canonical = blocks.map((b) => pemEncode('CERTIFICATE', new X509Certificate(b.der).raw)).join('');
-    } else {
-      throw new Error('unsupported PEM block');
-    }
+    canonical = canonicalVerifierPem(content);
   } catch {
     throw new VellumError('INVALID_ARGUMENT', 'public key provided could not be parsed');
   }

@@ -42,6 +42,8 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   TOO_LARGE: 413,
   PUSHBACK: 503,
   UNAVAILABLE: 503,
+  INVALID_DER: 400,
+  INVALID_CERTIFICATE: 400,
   // The rest describe the log's own data failing its own checks: never the client's fault.
   INVALID_PROOF: 500,
   INVALID_NOTE: 500,

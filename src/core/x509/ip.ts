@@ -1,4 +1,7 @@
-/** IP address parsing and formatting (strict, no DNS, no platform calls). */
+/**
+ * IP address parsing and formatting (strict, no DNS, no platform calls): the one formatter for
+ * certificate IP SANs, rule values and the webhook SSRF policy.
+ */
 
 /** Parses a dotted-quad IPv4 address (decimal, no leading zeros except "0") to 4 bytes. */
 export function parseIpv4(s: string): Uint8Array | undefined {
@@ -103,6 +106,12 @@ export function formatIpv6(b: Uint8Array): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
+/**
+ * Go `net.IP.String()`, what Rekor indexes and rekor-monitor prints: 4-byte and IPv4-mapped
+ * 16-byte addresses as dotted quads, every other 16-byte address in RFC 5952 form.
+ */
 export function formatIp(b: Uint8Array): string {
-  return b.length === 4 ? formatIpv4(b) : formatIpv6(b);
+  if (b.length === 4) return formatIpv4(b);
+  const v4Mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  return v4Mapped ? formatIpv4(b.subarray(12)) : formatIpv6(b);
 }

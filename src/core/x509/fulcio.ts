@@ -3,9 +3,9 @@
  * 1.3.6.1.4.1.57264; `.1.*` is Fulcio's arc. Encodings: `.1.1`–`.1.6` raw bytes, `.1.7` an
  * OtherName SAN, `.1.8` and up a DER UTF8String. Names are rekor-monitor's keys.
  */
+import { decodeDerUtf8String, decodeUtf8Strict, derError } from '../asn1';
 
 export const FULCIO_ARC = '1.3.6.1.4.1.57264.1';
-export const OID_SAN = '2.5.29.17';
 export const OID_FULCIO_ISSUER_V1 = `${FULCIO_ARC}.1`;
 export const OID_FULCIO_OTHERNAME_SAN = `${FULCIO_ARC}.7`;
 export const OID_FULCIO_ISSUER_V2 = `${FULCIO_ARC}.8`;
@@ -100,4 +100,16 @@ export function fulcioField(oid: string): FulcioField | undefined {
 /** Looks up a Fulcio field by rekor-monitor name (kebab-case or camelCase). */
 export function fulcioFieldByName(name: string): FulcioField | undefined {
   return BY_NAME.get(name);
+}
+
+/**
+ * The text of a Fulcio extension value in the encoding its arc requires: `.1.1`-`.1.6` are the
+ * raw UTF-8 bytes (the legacy form), `.1.8` and up exactly one DER UTF8String. A DER-wrapped
+ * legacy value stays raw and a raw modern value is refused, so the two forms never blur.
+ * Throws INVALID_DER.
+ */
+export function decodeFulcioExtension(field: FulcioField, value: Buffer, what: string): string {
+  if (field.encoding === 'raw') return decodeUtf8Strict(value, what);
+  if (field.encoding === 'utf8string') return decodeDerUtf8String(value, what);
+  throw derError(`${OID_FULCIO_OTHERNAME_SAN} is an OtherName SAN type, not an extension`);
 }
