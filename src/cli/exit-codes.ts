@@ -24,6 +24,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, ExitCode>> = {
   INVALID_TILE: EXIT.verificationFailed,
   INVALID_SIGNATURE: EXIT.verificationFailed,
   INVALID_ENTRY: EXIT.verificationFailed,
+  INVALID_DER: EXIT.verificationFailed,
+  INVALID_CERTIFICATE: EXIT.verificationFailed,
   // The operator's input is wrong: arguments, key files, rules files.
   INVALID_ARGUMENT: EXIT.usage,
   INVALID_KEY: EXIT.usage,

@@ -1,8 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pemDecodeAll } from '../core/encoding';
 import { isVellumError, VellumError } from '../core/errors';
+import { parseCertificate } from '../core/x509';
 import {
   extendSigningConfig,
   withRekorVersions,
@@ -56,8 +56,8 @@ function rfc3339(d: Date): string {
 
 /**
  * A PEM file of certificates, intermediate first, root last. The chain is valid from its latest
- * notBefore: before that, some certificate in it was not yet valid. Node's X509Certificate only
- * reads the dates here; the certificates are passed on as they are.
+ * notBefore: before that, some certificate in it was not yet valid. Only the dates are read here
+ * (with the one X.509 parser); the certificates are passed on as they are.
  */
 function chainFromPem(path: string, option: string): CertificateChainInput {
   let text: string;
@@ -80,7 +80,7 @@ function chainFromPem(path: string, option: string): CertificateChainInput {
   for (const der of certificates) {
     let notBefore: number;
     try {
-      notBefore = Date.parse(new X509Certificate(der).validFrom);
+      notBefore = parseCertificate(der).notBefore;
     } catch (e) {
       throw new UsageError(`${option}: ${path}: not a certificate (${(e as Error).message})`);
     }

@@ -1,6 +1,5 @@
 /**
- * The one place the Rekor v2 parser reaches into the certificate/key parser (today
- * `core/entries/pki.ts`), so moving that parser means changing the imports of this file only.
+ * The one place the Rekor v2 parser reaches into the certificate/key parser (`core/x509`).
  *
  * Rekor v2 verifiers carry raw DER: `publicKey.rawBytes` is a SubjectPublicKeyInfo and
  * `x509Certificate.rawBytes` a certificate. sigstore-js 4.x puts a bare SPKI into
@@ -9,10 +8,15 @@
  * the stored body names the right slot.
  */
 import { pemEncode } from '../../encoding';
-import { PkiError, parseSpki, parseVerificationMaterial, type ArtifactKey } from '../pki';
+import { isVellumError } from '../../errors';
+import { parseSpki, parseVerificationMaterial, type ArtifactKey } from '../../x509';
 import { invalidRequest } from './request';
 
-export type { ArtifactKey } from '../pki';
+export type { ArtifactKey } from '../../x509';
+
+/** What the x509 parser throws for material it refuses (any other error is a bug). */
+const isParseError = (e: unknown): boolean =>
+  isVellumError(e, 'INVALID_CERTIFICATE') || isVellumError(e, 'INVALID_DER');
 
 export interface V2Material {
   readonly key: ArtifactKey;
@@ -59,16 +63,16 @@ export function parseV2Verifier(
     try {
       return fromCertificate(der);
     } catch (certError) {
-      if (!(certError instanceof PkiError)) throw certError;
+      if (!isParseError(certError)) throw certError;
       try {
         return fromSpki(der);
       } catch (keyError) {
-        if (keyError instanceof PkiError) throw certError;
+        if (isParseError(keyError)) throw certError;
         throw keyError;
       }
     }
   } catch (e) {
-    if (e instanceof PkiError) throw invalidRequest(`${what}: parsing ${slot}: ${e.message}`);
+    if (isParseError(e)) throw invalidRequest(`${what}: parsing ${slot}: ${(e as Error).message}`);
     throw e;
   }
 }
