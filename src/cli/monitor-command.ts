@@ -6,6 +6,8 @@ import { LogPublicKey } from '../core/keys';
 import { decodeWebhookSecret, validateRulesYaml, type IdentityRule } from '../core/monitor';
 import { LogTailer, type PassResult } from './monitor/tailer';
 import { parse, positiveInt, UsageError, withUsage } from './args';
+import { EXIT } from './exit-codes';
+import { parseVariable } from '../modules/config/config-schema';
 
 const USAGE =
   'vellum monitor --log URL --public-key FILE --rules FILE [--state FILE] [--once] [--interval S] ' +
@@ -37,9 +39,6 @@ line, and optionally POSTed to a webhook (Standard Webhooks signature; secret fr
 exit codes: 0 ok (or stopped by a signal in --interval mode); 1 the log is inconsistent
 (log.inconsistent printed); 2 usage; 3 other failure, or a --once pass stopped by a signal`;
 
-/** Exit codes. */
-export const MONITOR_EXIT = { ok: 0, inconsistent: 1, usage: 2, error: 3 } as const;
-
 export function loadRulesFile(path: string): IdentityRule[] {
   let text: string;
   try {
@@ -57,11 +56,7 @@ export function loadRulesFile(path: string): IdentityRule[] {
 }
 
 function codeOf(r: PassResult): number {
-  return r.status === 'ok'
-    ? MONITOR_EXIT.ok
-    : r.status === 'inconsistent'
-      ? MONITOR_EXIT.inconsistent
-      : MONITOR_EXIT.error;
+  return r.status === 'ok' ? EXIT.ok : r.status === 'inconsistent' ? EXIT.verificationFailed : EXIT.error;
 }
 
 /** `vellum monitor`: the independent monitor (see src/cli/monitor/tailer.ts). */
@@ -126,7 +121,7 @@ export function monitorCommand(argv: string[]): Promise<number> {
       const secret =
         typeof a['webhook-secret-file'] === 'string'
           ? readFileSync(resolve(a['webhook-secret-file']), 'utf8').trim()
-          : process.env.VELLUM_WEBHOOK_SECRET;
+          : parseVariable('VELLUM_WEBHOOK_SECRET', process.env);
       if (secret === undefined || secret === '')
         throw new UsageError(
           '--webhook-url needs --webhook-secret-file FILE or VELLUM_WEBHOOK_SECRET (whsec_...)',
@@ -176,9 +171,9 @@ export function monitorCommand(argv: string[]): Promise<number> {
       for (;;) {
         const r = await tailer.pass();
         // Tampering ends the loop: the operator must look before anything else is trusted.
-        if (r.status === 'inconsistent') return MONITOR_EXIT.inconsistent;
+        if (r.status === 'inconsistent') return EXIT.verificationFailed;
         // Asked to stop: that is how loop mode ends, whether or not a pass was cut short.
-        if (stop) return r.status === 'interrupted' ? MONITOR_EXIT.ok : codeOf(r);
+        if (stop) return r.status === 'interrupted' ? EXIT.ok : codeOf(r);
         await new Promise<void>((res) => {
           const timer = setTimeout(res, interval * 1000);
           wake = () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/modules/config/config';
 import { configRows, rewriteConfigTables, TABLE_MARKERS } from '../../src/modules/config/config-docs';
-import { envSchema } from '../../src/modules/config/config-schema';
+import { envSchema, parseVariable } from '../../src/modules/config/config-schema';
 import { loadMonitorConfig } from '../../src/modules/monitor/monitor.config';
 import { repoRoot } from '../support/paths';
 
@@ -98,12 +98,14 @@ describe('LOG_FORMAT and VELLUM_WEBHOOK_SECRET', () => {
   test('a malformed VELLUM_WEBHOOK_SECRET is refused without echoing it', () => {
     const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
     assert.doesNotThrow(() => loadConfig({ VELLUM_WEBHOOK_SECRET: secret }, '/tmp'));
+    // `vellum monitor` reads the one variable through the same schema entry.
+    assert.equal(parseVariable('VELLUM_WEBHOOK_SECRET', { VELLUM_WEBHOOK_SECRET: secret }), secret);
+    assert.equal(parseVariable('VELLUM_WEBHOOK_SECRET', {}), undefined);
     for (const bad of ['not-a-secret-value', 'whsec_%%%%', 'whsec_' + Buffer.alloc(4).toString('base64')]) {
-      assert.throws(
-        () => loadConfig({ VELLUM_WEBHOOK_SECRET: bad }, '/tmp'),
-        (e: unknown) =>
-          e instanceof ConfigError && e.variable === 'VELLUM_WEBHOOK_SECRET' && !e.message.includes(bad),
-      );
+      const refused = (e: unknown) =>
+        e instanceof ConfigError && e.variable === 'VELLUM_WEBHOOK_SECRET' && !e.message.includes(bad);
+      assert.throws(() => loadConfig({ VELLUM_WEBHOOK_SECRET: bad }, '/tmp'), refused);
+      assert.throws(() => parseVariable('VELLUM_WEBHOOK_SECRET', { VELLUM_WEBHOOK_SECRET: bad }), refused);
     }
   });
 });

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, VellumError } from '../../src/core/errors';
 import { EXIT, UsageError, exitCodeOf } from '../../src/cli/exit-codes';
-import { MONITOR_EXIT } from '../../src/cli/monitor-command';
 import { ConfigError } from '../../src/modules/config/config';
 import { toHttpError } from '../../src/modules/http/http-error';
 
@@ -23,11 +22,4 @@ test('every error code has a CLI exit code from the one table; failures of the l
   assert.equal(exitCodeOf(new UsageError('--log is required')), EXIT.usage);
   assert.equal(exitCodeOf(new ConfigError('ROLE', 'bad')), EXIT.usage);
   assert.equal(exitCodeOf(new Error('bug')), EXIT.error);
-});
-
-test("the monitor command's documented exit codes are the table's", () => {
-  assert.equal(MONITOR_EXIT.ok, EXIT.ok);
-  assert.equal(MONITOR_EXIT.inconsistent, exitCodeOf(new VellumError('INCONSISTENT_LOG', 'fork')));
-  assert.equal(MONITOR_EXIT.usage, EXIT.usage);
-  assert.equal(MONITOR_EXIT.error, EXIT.error);
 });

@@ -36,3 +36,16 @@ export function parseEnv(env: Env): ParsedEnv {
   const name = issue.path.length > 0 ? String(issue.path[0]) : 'environment';
   throw new ConfigError(name, issue.message);
 }
+
+/**
+ * One variable through its schema entry, for commands that need a single setting rather than a
+ * whole server configuration (`vellum monitor` and VELLUM_WEBHOOK_SECRET).
+ */
+export function parseVariable<K extends keyof typeof envSchema.shape>(
+  name: K,
+  env: Env,
+): z.output<(typeof envSchema.shape)[K]> {
+  const r = envSchema.shape[name].safeParse(env[name]);
+  if (r.success) return r.data as z.output<(typeof envSchema.shape)[K]>;
+  throw new ConfigError(name, r.error.issues[0]?.message ?? 'invalid value');
+}
