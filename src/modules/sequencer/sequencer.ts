@@ -27,9 +27,15 @@ import type { QueueTicket } from '../write-path/entry-queue';
 import type { SequencerLease } from './lease';
 import type { SequencerOptions } from './sequencer.options';
 
-/** Raised at boot when the stored log cannot be trusted; the process must not serve it. */
-export class LogStateError extends Error {
-  override readonly name = 'LogStateError';
+/**
+ * Raised at boot when the stored log cannot be trusted; the process must not serve it. An
+ * INCONSISTENT_LOG VellumError, told apart from one raised by a single batch (which only
+ * rolls that batch back) by its class.
+ */
+export class LogStateError extends VellumError {
+  constructor(message: string) {
+    super('INCONSISTENT_LOG', message);
+  }
 }
 
 function txQuery(tx: SqlTx): QueryFn {
