@@ -5,7 +5,12 @@
  */
 
 /** Entry kinds (and their only supported apiVersion) whose identities Vellum extracts. */
-export const IDENTITY_KINDS = { hashedrekord: '0.0.1', dsse: '0.0.1', intoto: '0.0.2' } as const;
+/** Kinds and versions identities are extracted from: v1 bodies, and the Rekor v2 (0.0.2) ones. */
+export const IDENTITY_KINDS = {
+  hashedrekord: ['0.0.1', '0.0.2'],
+  dsse: ['0.0.1', '0.0.2'],
+  intoto: ['0.0.2'],
+} as const satisfies Record<string, readonly string[]>;
 export type IdentityKind = keyof typeof IDENTITY_KINDS;
 
 /** Limits on hostile input. */

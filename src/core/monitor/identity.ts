@@ -36,12 +36,18 @@ export type { DisplayTarget } from './display';
 export * from './identity-types';
 export { certificateIdentity } from './certificate-identity';
 
+const V2_DIGEST_ALGORITHMS: Readonly<Record<string, { name: string; size: number }>> = {
+  SHA2_256: { name: 'sha256', size: 32 },
+  SHA2_384: { name: 'sha384', size: 48 },
+  SHA2_512: { name: 'sha512', size: 64 },
+};
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
- * Extracts the identities of a canonical entry body (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2),
+ * Extracts the identities of a canonical entry body (hashedrekord and dsse 0.0.1 and 0.0.2, intoto 0.0.2),
  * as bytes or already-parsed JSON. Throws VellumError INVALID_ENTRY when the body is not a JSON
  * object, UNSUPPORTED_KIND / UNSUPPORTED_VERSION for other kinds (callers that must stay fail-safe
  * use {@link unparsableIdentity} for those). Everything inside a known kind that cannot be decoded
@@ -65,7 +71,7 @@ export function extractIdentities(body: Buffer | Uint8Array | object): EntryIden
     );
   }
   const k = kind as IdentityKind;
-  if (apiVersion !== IDENTITY_KINDS[k]) {
+  if (!(IDENTITY_KINDS[k] as readonly unknown[]).includes(apiVersion)) {
     throw new VellumError(
       'UNSUPPORTED_VERSION',
       `${k} apiVersion ${JSON.stringify(apiVersion)} is not supported`,
@@ -86,8 +92,54 @@ export function extractIdentities(body: Buffer | Uint8Array | object): EntryIden
     if (!digests.includes(d)) digests.push(d);
   };
 
+  // Rekor v2 bodies name a digest by protobuf-specs HashAlgorithm and carry it in base64.
+  const v2Digest = (h: unknown): void => {
+    if (!isObject(h) || typeof h.algorithm !== 'string' || typeof h.digest !== 'string') return;
+    if (!Object.hasOwn(V2_DIGEST_ALGORITHMS, h.algorithm)) return;
+    const alg = V2_DIGEST_ALGORITHMS[h.algorithm]!;
+    let bytes: Buffer;
+    try {
+      bytes = decodeBase64Strict(h.digest, 'digest');
+    } catch {
+      return;
+    }
+    if (bytes.length !== alg.size) return;
+    const d = `${alg.name}:${bytes.toString('hex')}`;
+    if (!digests.includes(d)) digests.push(d);
+  };
+  // A v2 verifier is {keyDetails, publicKey | x509Certificate: {rawBytes}}; rawBytes is base64 DER.
+  const v2Verifier = (path: string, v: unknown): void => {
+    const slot = isObject(v) ? (isObject(v.x509Certificate) ? 'x509Certificate' : 'publicKey') : 'publicKey';
+    const holder = isObject(v) ? v[slot] : undefined;
+    verifiers.push({
+      path: `${path}.${slot}.rawBytes`,
+      value: isObject(holder) ? holder.rawBytes : undefined,
+    });
+  };
+
   if (need(isObject(spec), 'spec', 'missing or not an object') && isObject(spec)) {
-    if (k === 'hashedrekord') {
+    if (k === 'hashedrekord' && apiVersion === '0.0.2') {
+      const v2 = spec.hashedRekordV002;
+      if (need(isObject(v2), 'spec.hashedRekordV002', 'missing') && isObject(v2)) {
+        const sig = v2.signature;
+        if (need(isObject(sig), 'spec.hashedRekordV002.signature', 'missing') && isObject(sig))
+          v2Verifier('spec.hashedRekordV002.signature.verifier', sig.verifier);
+        v2Digest(v2.data);
+      }
+    } else if (k === 'dsse' && apiVersion === '0.0.2') {
+      const v2 = spec.dsseV002;
+      const sigs = isObject(v2) ? v2.signatures : undefined;
+      if (
+        need(Array.isArray(sigs) && sigs.length > 0, 'spec.dsseV002.signatures', 'missing or empty') &&
+        Array.isArray(sigs)
+      ) {
+        sigs.forEach((s, i) => {
+          const p = `spec.dsseV002.signatures[${i}]`;
+          if (need(isObject(s), p, 'not an object') && isObject(s)) v2Verifier(`${p}.verifier`, s.verifier);
+        });
+      }
+      if (isObject(v2)) v2Digest(v2.payloadHash);
+    } else if (k === 'hashedrekord') {
       const sig = spec.signature;
       const pk = isObject(sig) ? sig.publicKey : undefined;
       if (need(isObject(pk), 'spec.signature.publicKey', 'missing') && isObject(pk)) {
