@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { VellumError } from '../../core/errors';
+import { requireJsonDepth } from '../../core/json-limits';
 import type { VellumConfig } from '../config/config';
 import type { MetricsService } from '../api/metrics.service';
 import { RouteTable } from './route-table';
@@ -64,6 +65,14 @@ export function configureFastify(
     (req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       if (buf.length === 0) return done(null, undefined);
+      // Every JSON body, raw or parsed, is bounded here before anything walks it recursively
+      // (JSON.stringify of a search entry, schema checks, canonicalization): size by bodyLimit,
+      // nesting by one linear scan.
+      try {
+        requireJsonDepth(buf);
+      } catch (e) {
+        return done(e as Error);
+      }
       // The submission route parses inside the verification workers, off the event loop.
       if ((req.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[RAW_JSON] === true) {
         return done(null, buf);

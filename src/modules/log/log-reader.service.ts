@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { VellumError } from '../../core/errors';
+import { Injectable, Logger } from '@nestjs/common';
+import { isVellumError, VellumError } from '../../core/errors';
 import { HASH_SIZE } from '../../core/merkle/hash';
-import { consistencyProof, inclusionProof } from '../../core/merkle/proofs';
+import { consistencyProof, inclusionProof, rootAt } from '../../core/merkle/proofs';
+import { verifyConsistency } from '../../core/merkle/verify';
 import { tileData } from '../../core/merkle/tile-store';
 import { TILE_WIDTH } from '../../core/tiles/tiles';
 import { VellumDatabase } from '../storage/database';
@@ -9,6 +10,7 @@ import { DbTileSource, MemoTileSource } from '../storage/db-tile-source';
 import {
   ENTRY_COLUMNS,
   type QueryFn,
+  checkpointRootsAt,
   entryFromRow,
   latestCheckpoint,
   searchIndex,
@@ -33,6 +35,7 @@ function requireIndex(name: string, v: number, min = 0): void {
  */
 @Injectable()
 export class LogReader {
+  private readonly logger = new Logger('log-reader');
   private readonly tiles: DbTileSource;
   private readonly q: QueryFn;
   /** Largest committed tree size seen; the log only grows, so this only grows. */
@@ -138,7 +141,36 @@ export class LogReader {
       throw new VellumError('INVALID_ARGUMENT', `first size ${size1} is greater than second size ${size2}`);
     }
     await this.requireCommitted(size2);
-    return consistencyProof(this.tiles, size1, size2);
+    const tiles = new MemoTileSource(this.tiles);
+    const proof = await consistencyProof(tiles, size1, size2);
+    if (size1 > 0 && size1 < size2) await this.checkConsistency(tiles, size1, size2, proof);
+    return proof;
+  }
+
+  /**
+   * Invariant 3 for consistency proofs: a proof leaves only after it verified. Each end is checked
+   * against the root the log signed at that size when a checkpoint of that size was committed
+   * (always so for the latest size, the usual second size), else against the root the same tiles
+   * give, which still catches tiles that disagree with each other. A proof that fails is the
+   * log's own data failing its own check: INCONSISTENT_LOG (a 500), logged, never served.
+   */
+  private async checkConsistency(
+    tiles: MemoTileSource,
+    size1: number,
+    size2: number,
+    proof: readonly Buffer[],
+  ): Promise<void> {
+    const signed = await checkpointRootsAt(this.q, [size1, size2]);
+    const root1 = signed.get(size1) ?? (await rootAt(tiles, size1));
+    const root2 = signed.get(size2) ?? (await rootAt(tiles, size2));
+    try {
+      verifyConsistency(size1, size2, proof, root1, root2);
+    } catch (err) {
+      if (!isVellumError(err, 'INVALID_PROOF')) throw err;
+      const message = `consistency proof from size ${size1} to ${size2} does not verify: ${err.message}`;
+      this.logger.error(`${message}; stored tiles disagree with the signed checkpoints`);
+      throw new VellumError('INCONSISTENT_LOG', message);
+    }
   }
 
   /** Leaf hashes of entries with any ('or') or all ('and') of the given (lowercased) index keys. */

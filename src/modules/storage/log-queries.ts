@@ -36,6 +36,18 @@ export async function latestCheckpoint(q: QueryFn): Promise<SignedCheckpoint | u
   return r === undefined ? undefined : { size: num(r.size), rootHash: bytes(r.root), note: String(r.note) };
 }
 
+/** The signed roots of the checkpoints committed at exactly these sizes (absent sizes are left out). */
+export async function checkpointRootsAt(q: QueryFn, sizes: readonly number[]): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  if (sizes.length === 0) return out;
+  const rows = await q(
+    `SELECT size, root FROM checkpoints WHERE size IN (${sizes.map(() => '?').join(', ')})`,
+    [...sizes],
+  );
+  for (const r of rows) out.set(num(r.size), bytes(r.root));
+  return out;
+}
+
 /** Largest stored entry index, or -1 for none. */
 export async function maxEntryIndex(q: QueryFn): Promise<number> {
   const rows = await q('SELECT MAX(idx) AS m FROM entries');
