@@ -38,7 +38,7 @@ describe('RFC 6962 hashing', () => {
 
   it('long leaves of shrinking and growing lengths: the reused prefix buffer never leaks old bytes', () => {
     const digests: Array<[Buffer, Buffer]> = [];
-    for (const length of [70_000, 5000, 184, 4097, 300, 200_000, 190]) {
+    for (const length of [70_000, 5000, 184, 65_535, 65_534, 65_536, 4097, 300, 200_000, 190]) {
       const data = randomBytes(length);
       const got = leafHash(data);
       assert.deepEqual(got, sha256(Buffer.from([0]), data), `length ${length}`);
