@@ -36,6 +36,18 @@ describe('RFC 6962 hashing', () => {
     assert.deepEqual(leafHash(view), sha256(Buffer.from([0]), view));
   });
 
+  it('long leaves of shrinking and growing lengths: the reused prefix buffer never leaks old bytes', () => {
+    const digests: Array<[Buffer, Buffer]> = [];
+    for (const length of [70_000, 5000, 184, 65_535, 65_534, 65_536, 4097, 300, 200_000, 190]) {
+      const data = randomBytes(length);
+      const got = leafHash(data);
+      assert.deepEqual(got, sha256(Buffer.from([0]), data), `length ${length}`);
+      digests.push([got, sha256(Buffer.from([0]), data)]);
+    }
+    // Each digest is its own buffer, not a view of shared scratch.
+    for (const [got, want] of digests) assert.deepEqual(got, want);
+  });
+
   it('nodeHash = SHA-256(0x01 || left || right)', () => {
     fc.assert(
       fc.property(

@@ -1,11 +1,12 @@
 /**
  * A compact range over [0, size) of an RFC 6962 tree: the roots of the perfect subtrees the range
  * decomposes into, largest (leftmost) first, one per set bit of `size`. Appending a leaf costs one
- * node hash on average; the root folds the list right to left. Small (at most 64 hashes), so it is
+ * node hash on average, computed in place in one fixed buffer (a scan appends every leaf of a log,
+ * so nothing is allocated per leaf); the root folds the list right to left. Small (at most 64 hashes), so it is
  * what the monitors persist to rebuild roots from every entry without keeping the entries.
  */
 import { VellumError } from '../errors';
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from '../merkle/hash';
+import { EMPTY_ROOT, HASH_SIZE, nodePairHashInto } from '../merkle/hash';
 
 function popcount(n: number): number {
   let c = 0;
@@ -20,12 +21,16 @@ function popcount(n: number): number {
 export class CompactRange {
   private constructor(
     private n: number,
-    /** Subtree roots, leftmost (largest) first. */
-    private readonly hashes: Buffer[],
+    /** Subtree roots, leftmost (largest) first, 32 bytes each; `count` of them are in use. */
+    private readonly hashes: Buffer,
+    private count: number,
   ) {}
 
+  /** One slot per bit of a safe integer size, plus the leaf being appended. */
+  private static readonly SLOTS = 54;
+
   static empty(): CompactRange {
-    return new CompactRange(0, []);
+    return new CompactRange(0, Buffer.alloc(CompactRange.SLOTS * HASH_SIZE), 0);
   }
 
   /** From persisted state; INVALID_ARGUMENT unless there is one 32-byte hash per set bit of size. */
@@ -38,10 +43,11 @@ export class CompactRange {
         `compact range of size ${size} needs ${popcount(size)} hashes of 32 bytes`,
       );
     }
-    return new CompactRange(
-      size,
-      hashes.map((h) => Buffer.from(h)),
-    );
+    const r = CompactRange.empty();
+    hashes.forEach((h, i) => r.hashes.set(h, i * HASH_SIZE));
+    r.n = size;
+    r.count = hashes.length;
+    return r;
   }
 
   static fromHex(size: number, hex: readonly string[]): CompactRange {
@@ -73,32 +79,39 @@ export class CompactRange {
   append(leafHash: Uint8Array): void {
     if (leafHash.length !== HASH_SIZE)
       throw new VellumError('INVALID_ARGUMENT', 'leaf hash must be 32 bytes');
-    let h: Buffer = Buffer.from(leafHash);
-    // Each trailing 1-bit of n is a perfect subtree that the new leaf's subtree now completes.
+    if (this.n >= Number.MAX_SAFE_INTEGER)
+      throw new VellumError('INVALID_ARGUMENT', 'compact range is at the largest safe size');
+    const h = this.hashes;
+    h.set(leafHash, this.count * HASH_SIZE);
+    // Each trailing 1-bit of n is a perfect subtree that the new leaf's subtree now completes:
+    // the parent of the last two slots replaces the left one.
+    let top = this.count;
     let n = this.n;
     while (n % 2 === 1) {
-      h = nodeHash(this.hashes.pop()!, h);
+      top--;
+      nodePairHashInto(h, top * HASH_SIZE, h, (top + 1) * HASH_SIZE, h, top * HASH_SIZE);
       n = Math.floor(n / 2);
     }
-    this.hashes.push(h);
+    this.count = top + 1;
     this.n += 1;
   }
 
   root(): Buffer {
-    if (this.hashes.length === 0) return Buffer.from(EMPTY_ROOT);
-    let r = this.hashes[this.hashes.length - 1]!;
-    for (let i = this.hashes.length - 2; i >= 0; i--) r = nodeHash(this.hashes[i]!, r);
+    if (this.count === 0) return Buffer.from(EMPTY_ROOT);
+    const r = Buffer.from(this.hash(this.count - 1));
+    for (let i = this.count - 2; i >= 0; i--) nodePairHashInto(this.hashes, i * HASH_SIZE, r, 0, r, 0);
     return r;
   }
 
   toHex(): string[] {
-    return this.hashes.map((h) => h.toString('hex'));
+    return Array.from({ length: this.count }, (_, i) => this.hash(i).toString('hex'));
   }
 
   clone(): CompactRange {
-    return new CompactRange(
-      this.n,
-      this.hashes.map((h) => Buffer.from(h)),
-    );
+    return new CompactRange(this.n, Buffer.from(this.hashes), this.count);
+  }
+
+  private hash(i: number): Buffer {
+    return this.hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
   }
 }

@@ -301,11 +301,13 @@ export class LogFollower<X = unknown> {
         `leaf hash mismatch at index ${expected}: the body hashes to ${hash.toString('hex')}, the log calls it ${hex(leaf.leafHash)}`,
         { checkpoint: verified.note, logIndex: expected },
       );
-    return {
+    // One object shape with or without `extra` (no spread): this runs once per leaf of a scan.
+    const entry: { index: number; body: Buffer; leafHash: Buffer; extra?: X } = {
       index: expected,
       body: leaf.body,
       leafHash: hash,
-      ...(leaf.extra !== undefined ? { extra: leaf.extra } : {}),
     };
+    if (leaf.extra !== undefined) entry.extra = leaf.extra;
+    return entry;
   }
 }

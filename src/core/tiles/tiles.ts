@@ -168,8 +168,13 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Buffer {
   return out;
 }
 
-/** Splits an entry bundle into fresh copies of its entries; truncation anywhere is INVALID_TILE. */
-export function decodeEntryBundle(bundle: Uint8Array): Buffer[] {
+/**
+ * Splits an entry bundle into its entries, views of one fresh copy of the bundle (so they do not
+ * change with the caller's buffer, and a bundle costs one allocation, not one per entry);
+ * truncation anywhere is INVALID_TILE.
+ */
+export function decodeEntryBundle(input: Uint8Array): Buffer[] {
+  const bundle = Buffer.from(input);
   const entries: Buffer[] = [];
   let offset = 0;
   while (offset < bundle.length) {
@@ -181,7 +186,7 @@ export function decodeEntryBundle(bundle: Uint8Array): Buffer[] {
     if (start + length > bundle.length) {
       throw new VellumError('INVALID_TILE', `entry bundle truncated inside the entry at byte ${offset}`);
     }
-    entries.push(Buffer.from(bundle.subarray(start, start + length)));
+    entries.push(bundle.subarray(start, start + length));
     offset = start + length;
   }
   return entries;
