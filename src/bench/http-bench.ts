@@ -111,21 +111,27 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A bench server's environment: a fresh embedded log on 127.0.0.1:port, whatever the caller's shell sets. */
+function benchServerEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    LOG_HOSTNAME: `127.0.0.1:${port}`,
+  };
+  delete env.SIGNING_KEY_PATH;
+  delete env.DATABASE_URL;
+  return env;
+}
+
 /** The tile-mode monitor scan and tile reads (see tile-monitor-bench.ts); false if the target was missed. */
 async function runTileMonitorBench(entries: number): Promise<boolean> {
   const f = await tileMonitorBench(
     entries,
     async (dataDir, port) => {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
-        LOG_HOSTNAME: `127.0.0.1:${port}`,
-      };
-      delete env.SIGNING_KEY_PATH;
-      delete env.DATABASE_URL;
+      const env = benchServerEnv(dataDir, port);
       delete env.REDIS_URL;
       delete env.ROLE;
       // Only the tile reads are measured: the in-server monitor would compete for the same cores.
@@ -188,16 +194,7 @@ export function benchCommand(argv: string[]): Promise<number> {
 
     const dataDir = mkdtempSync(join(tmpdir(), 'vellum-bench-'));
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      LOG_HOSTNAME: `127.0.0.1:${port}`,
-    };
-    delete env.SIGNING_KEY_PATH;
-    delete env.DATABASE_URL;
+    const env = benchServerEnv(dataDir, port);
     if (a.workers !== undefined) env.VERIFY_WORKERS = String(a.workers);
     if (a['batch-max-size'] !== undefined) env.BATCH_MAX_SIZE = String(a['batch-max-size']);
     if (a['batch-max-age-ms'] !== undefined) env.BATCH_MAX_AGE_MS = String(a['batch-max-age-ms']);

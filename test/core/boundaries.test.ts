@@ -9,12 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 
-import { repoRoot } from '../support/paths';
+import { repoRoot, sourceFiles } from '../support/paths';
 
 const root = repoRoot();
 const src = join(root, 'src');
@@ -24,15 +24,6 @@ interface ImportEdge {
   readonly target: string;
   /** `import type` / `export type`: erased at compile time, loads nothing. */
   readonly typeOnly: boolean;
-}
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
 }
 
 function resolveLocal(from: string, spec: string): string | undefined {
@@ -75,7 +66,7 @@ function typeOnlySpecifiers(file: string, text: string): Set<string> {
 /** Every file under src/ (repository-relative, no extension) with the local files it imports. */
 function importGraph(): Map<string, ImportEdge[]> {
   const graph = new Map<string, ImportEdge[]>();
-  for (const file of walk(src)) {
+  for (const file of sourceFiles(src)) {
     const text = readFileSync(file, 'utf8');
     const typeOnly = typeOnlySpecifiers(file, text);
     // `typeof import('x')` names a type and loads nothing; preProcessFile reports it like import().

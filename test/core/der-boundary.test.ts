@@ -6,12 +6,12 @@
  * string contents never count. The scanner is itself tested on offending snippets below.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 
-import { repoRoot } from '../support/paths';
+import { repoRoot, sourceFiles } from '../support/paths';
 
 const PARSER_DIRS = ['src/core/asn1', 'src/core/x509'];
 /** Names of DER-reading helpers: defining or calling one outside the parser is a second parser. */
@@ -66,16 +66,6 @@ export function derViolations(source: string, file: string): string[] {
       findings.push('masks a tag number (& 0x1f)');
   }
   return findings;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (/\.(ts|tsx|js|mjs|cjs)$/.test(name)) out.push(p);
-  }
-  return out;
 }
 
 describe('DER boundary: only core/asn1 and core/x509 parse DER', () => {

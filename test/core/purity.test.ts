@@ -5,12 +5,12 @@
  * dynamic import('pg') are caught.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 
-import { repoRoot } from '../support/paths';
+import { repoRoot, sourceFiles } from '../support/paths';
 
 /** Module roots the core must not import, compared after dropping a "node:" prefix. */
 const FORBIDDEN_MODULES: ReadonlyArray<{ readonly name: string; readonly test: (root: string) => boolean }> =
@@ -118,16 +118,6 @@ export function purityViolations(source: string): string[] {
     if (pattern.test(code)) findings.push(`mentions ${name}`);
   }
   return findings;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (/\.(ts|tsx|js|mjs|cjs)$/.test(name)) out.push(p);
-  }
-  return out;
 }
 
 describe('src/core purity', () => {

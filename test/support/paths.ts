@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** The repository root: the nearest directory above cwd holding Vellum's package.json. */
@@ -20,4 +20,15 @@ export function vectorsDir(): string {
 
 export function readVector<T = unknown>(relPath: string): T {
   return JSON.parse(readFileSync(join(vectorsDir(), relPath), 'utf8')) as T;
+}
+
+/** Every source file below `dir` (TypeScript and JavaScript), depth first, in name order. */
+export function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
+    else if (/\.(ts|tsx|js|mjs|cjs)$/.test(name)) out.push(p);
+  }
+  return out;
 }

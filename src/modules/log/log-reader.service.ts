@@ -56,11 +56,6 @@ export class LogReader {
     return entryBodiesInRange(this.q, first, count);
   }
 
-  /** Committed entries first <= index < end, in index order; a missing one is simply absent. */
-  entriesInRange(first: number, end: number): Promise<StoredEntry[]> {
-    return entriesInRange(this.q, first, end);
-  }
-
   /** Committed entries at the given indices that exist, in index order. */
   async entriesAt(indices: readonly number[]): Promise<StoredEntry[]> {
     return (await findStoredEntries(this.q, indices)).sort((a, b) => a.index - b.index);
