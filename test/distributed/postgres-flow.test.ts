@@ -185,8 +185,9 @@ test('postgres + Redis: beyond MAX_PENDING queued entries submissions get 503 + 
     const pushedBack = first.filter((r) => r.status === 503 && /waiting to be sequenced/.test(r.body));
     const timedOut = first.filter((r) => r.status === 503 && /not sequenced within/.test(r.body));
     t.diagnostic(`pushed back ${pushedBack.length}, timed out ${timedOut.length}`);
-    assert.ok(pushedBack.length >= 15, `${pushedBack.length} pushed back`);
-    assert.ok(timedOut.length >= 1 && timedOut.length <= 25, `${timedOut.length} timed out`);
+    // Never more than MAX_PENDING admitted, however the 40 arrive against the depth reads.
+    assert.ok(pushedBack.length >= 20, `${pushedBack.length} pushed back`);
+    assert.ok(timedOut.length >= 1 && timedOut.length <= 20, `${timedOut.length} timed out`);
     assert.equal(pushedBack.length + timedOut.length, 40, 'nothing else happened without a sequencer');
     for (const r of first) assert.match(r.retryAfter ?? '', /^[0-9]+$/, 'Retry-After on every 503');
     const depth = Number(

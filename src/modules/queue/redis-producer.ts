@@ -10,6 +10,7 @@ import type { AcceptedEntry, PreparedEntry, SignedCheckpoint, StoredEntry } from
 import type { WritePathMetrics } from '../metrics/write-path-metrics';
 import type { LogIdentity } from '../identity/log-identity';
 import { findStoredLeaves } from '../storage/log-queries';
+import { PendingGauge } from './pending-gauge';
 import { blockingOptions, commandOptions, connect, rateLimitedLog } from './redis-connection';
 import {
   type BatchRecord,
@@ -70,8 +71,7 @@ export class RedisProducer {
   private readonly queue: Queue<JobData>;
   private readonly waiters = new Map<string, Waiter[]>();
   private waiting = 0;
-  private depth = 0;
-  private addedSinceDepth = 0;
+  private readonly gauge = new PendingGauge();
   private lastId = '';
   private closed = false;
   /** Set by close(): no new submissions, while the waiting ones may still be answered. */
@@ -138,7 +138,7 @@ export class RedisProducer {
 
   /** Entries queued in Redis (all replicas), as last read; for back-pressure and metrics. */
   get queueDepth(): number {
-    return this.depth;
+    return this.gauge.queueDepth;
   }
 
   async readQueueDepth(): Promise<number> {
@@ -150,7 +150,7 @@ export class RedisProducer {
     if (this.draining) return Promise.reject(unavailable('this process is shutting down'));
     if (!this.connected)
       return Promise.reject(unavailable('the entry queue (Redis) is unreachable; retry later'));
-    const pending = this.depth + this.addedSinceDepth;
+    const pending = this.gauge.pending;
     if (pending >= this.options.maxPending) {
       this.metrics.pushbacks.inc();
       return Promise.reject(
@@ -172,7 +172,6 @@ export class RedisProducer {
         return;
       }
       this.waiters.set(hex, [w]);
-      this.addedSinceDepth++;
       this.add(hex, entry).catch((e: unknown) => {
         this.drop(hex, w);
         reject(unavailable(`could not queue the entry: ${(e as Error).message}`));
@@ -188,6 +187,7 @@ export class RedisProducer {
   private add(hex: string, entry: PreparedEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.adds.length === 0) setImmediate(() => this.flushAdds());
+      this.gauge.addSent();
       this.adds.push({ hex, entry, done: (e) => (e === undefined ? resolve() : reject(e)) });
     });
   }
@@ -200,10 +200,16 @@ export class RedisProducer {
       .addBulk(batch.map((a) => ({ name: 'entry', data: encodeJob(a.entry), opts: { jobId: a.hex } })))
       .then(
         () => {
-          for (const a of batch) a.done();
+          for (const a of batch) {
+            this.gauge.addSettled(true);
+            a.done();
+          }
         },
         (e: unknown) => {
-          for (const a of batch) a.done(e ?? new Error('addBulk failed'));
+          for (const a of batch) {
+            this.gauge.addSettled(false);
+            a.done(e ?? new Error('addBulk failed'));
+          }
         },
       );
   }
@@ -229,8 +235,7 @@ export class RedisProducer {
   private async refreshDepth(): Promise<void> {
     if (!this.connected) return;
     try {
-      this.depth = await this.readQueueDepth();
-      this.addedSinceDepth = 0;
+      await this.gauge.refresh(() => this.readQueueDepth());
     } catch (e) {
       this.log('reading the queue depth', e);
     }
