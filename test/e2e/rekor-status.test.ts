@@ -262,6 +262,20 @@ describe('Rekor v1 status codes for bad parameters', () => {
         message: 'logIndexes in body should have at most 10 items',
       },
       {
+        name: 'proposed entry without spec',
+        path: p,
+        body: { entries: [{ kind: 'hashedrekord', apiVersion: '0.0.1' }] },
+        status: 422,
+        code: 602,
+      },
+      {
+        name: 'proposed entry with a bad apiVersion',
+        path: p,
+        body: { entries: [{ ...proposed, apiVersion: 'one' }] },
+        status: 422,
+        code: 605,
+      },
+      {
         name: 'proposed entry that does not verify',
         path: p,
         body: { entries: [unverifiable] },
