@@ -1,13 +1,12 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { VellumError } from '../../core/errors';
-import { int64Query, stringQuery } from '../http/params';
+import { int64Query } from '../http/params';
 import { LogReader } from '../log/log-reader.service';
 import { LogIdentity } from '../identity/log-identity';
 import { errorResponse, ref } from './openapi-schemas';
-
-const INT64_RE = /^[+-]?[0-9]+$/;
+import { lastQueryValue, parseTreeId, TREE_ID_PATTERN, treeIdQuery } from './rekor-params';
 
 @ApiTags('tlog')
 @Controller('api/v1/log')
@@ -41,9 +40,13 @@ export class LogController {
     summary: 'Get information required to generate a consistency proof for the transparency log',
     description: "As in Rekor, rootHash is the log's current root, whatever lastSize is.",
   })
-  @ApiQuery({ name: 'firstSize', required: false, schema: { type: 'integer', minimum: 1, default: 1 } })
+  @ApiQuery({ name: 'treeID', required: false, schema: { type: 'string', pattern: TREE_ID_PATTERN } })
   @ApiQuery({ name: 'lastSize', required: true, schema: { type: 'integer', minimum: 1 } })
-  @ApiQuery({ name: 'treeID', required: false, schema: { type: 'string', pattern: '^[0-9]+$' } })
+  @ApiQuery({
+    name: 'firstSize',
+    required: false,
+    schema: { type: 'integer', minimum: 1, default: 1 },
+  })
   @ApiResponse({ status: 200, description: 'consistency proof', schema: ref('ConsistencyProof') })
   @ApiResponse({ status: 400, ...errorResponse })
   @ApiResponse({ status: 422, ...errorResponse })
@@ -53,20 +56,17 @@ export class LogController {
     @Query('treeID') treeRaw: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const first = int64Query('firstSize', firstRaw, { min: 1, def: 1 });
-    const last = int64Query('lastSize', lastRaw, { min: 1 });
+    // Parameter validation (422) in Rekor's binding order, then the handler's own checks (400).
+    const first = int64Query('firstSize', lastQueryValue(firstRaw), { min: 1, def: 1 });
+    const last = int64Query('lastSize', lastQueryValue(lastRaw), { min: 1 });
+    const treeId = treeIdQuery(treeRaw);
     if (first > last)
       throw new VellumError('INVALID_ARGUMENT', `firstSize(${first}) must be less than lastSize(${last})`);
-    const treeId = stringQuery(treeRaw);
-    if (treeId !== undefined && treeId !== '') {
-      if (!INT64_RE.test(treeId))
-        throw new VellumError('INVALID_ARGUMENT', `invalid tree ID specified: ${treeId}`);
-      if (BigInt(treeId).toString() !== this.identity.treeId) {
-        throw new VellumError(
-          'INVALID_ARGUMENT',
-          `no log range found for tree ID ${BigInt(treeId).toString()}`,
-        );
-      }
+    if (treeId !== undefined) {
+      const id = parseTreeId(treeId);
+      if (id === undefined) throw new VellumError('INVALID_ARGUMENT', `invalid tree ID specified: ${treeId}`);
+      if (id.toString() !== this.identity.treeId)
+        throw new VellumError('INVALID_ARGUMENT', `no log range found for tree ID ${id}`);
     }
     const cp = await this.reader.latestCheckpoint();
     if (last > cp.size) {
@@ -85,16 +85,19 @@ export class LogController {
     operationId: 'getPublicKey',
     summary: 'Retrieve the public key that can be used to validate the signed tree head',
   })
-  @ApiQuery({ name: 'treeID', required: false, schema: { type: 'string', pattern: '^[0-9]+$' } })
-  @ApiProduces('application/x-pem-file')
-  @ApiResponse({ status: 200, description: 'PKIX PEM public key', schema: { type: 'string' } })
+  @ApiQuery({ name: 'treeID', required: false, schema: { type: 'string', pattern: TREE_ID_PATTERN } })
+  @ApiResponse({
+    status: 200,
+    description: 'PKIX PEM public key',
+    content: { 'application/x-pem-file': { schema: { type: 'string' } } },
+  })
   @ApiResponse({ status: 400, ...errorResponse })
+  @ApiResponse({ status: 422, ...errorResponse })
   getPublicKey(@Query('treeID') treeRaw: unknown, @Res() reply: FastifyReply): void {
-    const treeId = stringQuery(treeRaw);
-    if (treeId !== undefined && treeId !== '') {
-      if (!INT64_RE.test(treeId) || BigInt(treeId).toString() !== this.identity.treeId) {
-        throw new VellumError('INVALID_ARGUMENT', 'Bad Request');
-      }
+    const treeId = treeIdQuery(treeRaw);
+    // Rekor's handler answers an unparsable or unknown tree with the bare status text.
+    if (treeId !== undefined && parseTreeId(treeId)?.toString() !== this.identity.treeId) {
+      throw new VellumError('INVALID_ARGUMENT', 'Bad Request');
     }
     void reply.code(200).type('application/x-pem-file').send(this.identity.publicKey.pem);
   }

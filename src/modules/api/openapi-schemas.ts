@@ -3,6 +3,9 @@
  * openapi.yaml (handlers validate in code; these only document). Controllers refer to them with
  * `ref(...)`; buildOpenApiDocument() adds them under components.schemas.
  */
+import { TREE_ID_PATTERN } from './rekor-params';
+import { HASH_PATTERN, PUBLIC_KEY_FORMATS } from './search-index-query';
+
 type Schema = Record<string, unknown>;
 
 export const UUID_PATTERN = '^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$';
@@ -15,14 +18,20 @@ export type SchemaName =
   | 'LogEntry'
   | 'SearchLogQuery'
   | 'LogInfo'
+  | 'InactiveShardLogInfo'
   | 'ConsistencyProof'
   | 'SearchIndex';
+
+/** Rekor's apiVersion pattern: a semantic version with optional pre-release and build parts. */
+export const SEMVER_PATTERN =
+  '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$';
 
 export function ref(name: SchemaName): { $ref: string } {
   return { $ref: `#/components/schemas/${name}` };
 }
 
-const hex64: Schema = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+/** Rekor's patterns accept either case; Vellum itself always writes lowercase. */
+const hex64: Schema = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' };
 
 export const SCHEMAS = {
   Error: {
@@ -50,7 +59,7 @@ export const SCHEMAS = {
           'tuf',
         ],
       },
-      apiVersion: { type: 'string', pattern: '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$' },
+      apiVersion: { type: 'string', pattern: SEMVER_PATTERN },
       spec: { type: 'object', additionalProperties: true },
     },
   },
@@ -59,10 +68,14 @@ export const SCHEMAS = {
     required: ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'],
     properties: {
       logIndex: { type: 'integer', minimum: 0, description: 'index of the entry inside its shard' },
-      rootHash: { ...hex64, description: 'root of the tree the proof is for, lowercase hex' },
+      rootHash: { ...hex64, description: 'root of the tree the proof is for, hex (lowercase from Vellum)' },
       treeSize: { type: 'integer', minimum: 1 },
-      hashes: { type: 'array', items: hex64, description: 'audit path, leaf to root, lowercase hex' },
-      checkpoint: { type: 'string', description: 'signed note over (origin, treeSize, rootHash)' },
+      hashes: { type: 'array', items: hex64, description: 'audit path, leaf to root, hex' },
+      checkpoint: {
+        type: 'string',
+        format: 'signedCheckpoint',
+        description: 'signed note over (origin, treeSize, rootHash)',
+      },
     },
   },
   LogEntryValue: {
@@ -105,16 +118,13 @@ export const SCHEMAS = {
     },
   },
   LogInfo: {
-    type: 'object',
-    required: ['rootHash', 'treeSize', 'signedTreeHead', 'treeID'],
+    ...treeState('the latest checkpoint (signed note)'),
     properties: {
-      rootHash: hex64,
-      treeSize: { type: 'integer', minimum: 0 },
-      signedTreeHead: { type: 'string', description: 'the latest checkpoint (signed note)' },
-      treeID: { type: 'string', pattern: '^[0-9]+$', description: 'decimal' },
-      inactiveShards: { type: 'array', items: { type: 'object' } },
+      ...treeState('the latest checkpoint (signed note)').properties,
+      inactiveShards: { type: 'array', items: ref('InactiveShardLogInfo') },
     },
   },
+  InactiveShardLogInfo: treeState('the last checkpoint of a frozen shard'),
   ConsistencyProof: {
     type: 'object',
     required: ['rootHash', 'hashes'],
@@ -132,18 +142,32 @@ export const SCHEMAS = {
         type: 'object',
         required: ['format'],
         properties: {
-          format: { type: 'string', enum: ['pgp', 'x509', 'minisign', 'ssh', 'tuf'] },
+          format: { type: 'string', enum: [...PUBLIC_KEY_FORMATS] },
           content: { type: 'string', format: 'byte' },
-          url: { type: 'string', format: 'uri' },
         },
       },
-      hash: {
-        type: 'string',
-        pattern: '^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$',
-      },
+      hash: { type: 'string', pattern: HASH_PATTERN },
       operator: { type: 'string', enum: ['and', 'or'] },
     },
   },
 } satisfies Record<SchemaName, Schema>;
+
+/**
+ * The shape LogInfo and InactiveShardLogInfo share in Rekor. treeSize keeps minimum 0 where
+ * Rekor declares 1: an empty log answers 0 (Rekor's does too), and a document that its own
+ * answers violate would make validating clients refuse a fresh log.
+ */
+function treeState(sthDescription: string): Schema & { properties: Record<string, Schema> } {
+  return {
+    type: 'object',
+    required: ['rootHash', 'treeSize', 'signedTreeHead', 'treeID'],
+    properties: {
+      rootHash: { ...hex64, description: 'root of the Merkle tree' },
+      treeSize: { type: 'integer', minimum: 0, description: 'number of leaves in the Merkle tree' },
+      signedTreeHead: { type: 'string', format: 'signedCheckpoint', description: sthDescription },
+      treeID: { type: 'string', pattern: TREE_ID_PATTERN, description: 'decimal' },
+    },
+  };
+}
 
 export const errorResponse = { description: 'error', schema: ref('Error') } as const;

@@ -4,6 +4,7 @@ import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from 
 import type { FastifyReply } from 'fastify';
 import { isVellumError, VellumError } from '../../core/errors';
 import { MetricsService } from '../api/metrics.service';
+import { lastQueryValue } from '../api/rekor-params';
 import { errorResponse, ref, UUID_PATTERN } from '../api/openapi-schemas';
 import { RAW_JSON } from '../http/fastify-setup';
 import { entryLocation, schemaError } from '../http/http-error';
@@ -12,9 +13,8 @@ import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
 import { WRITE_PATH, type WritePath } from '../write-path/write-path';
 import { EntryViews, isUuid } from './entry-views';
+import { parseSearchLogQuery } from './search-log-query';
 import { VerifyPool } from './verify-pool';
-
-const MAX_SEARCH_ITEMS = 10;
 
 /**
  * Rekor v1 entry routes. Handlers write the Fastify reply themselves (no Nest serialization,
@@ -98,7 +98,7 @@ export class EntriesController {
   @ApiResponse({ status: 404, description: 'no entry at this index (empty body)' })
   @ApiResponse({ status: 422, ...errorResponse })
   async getByIndex(@Query('logIndex') logIndexRaw: unknown, @Res() reply: FastifyReply): Promise<void> {
-    const index = int64Query('logIndex', logIndexRaw, { min: 0 });
+    const index = int64Query('logIndex', lastQueryValue(logIndexRaw), { min: 0 });
     const entry = index <= Number.MAX_SAFE_INTEGER ? await this.reader.getByIndex(index) : null;
     await this.sendOne(entry, reply);
   }
@@ -147,52 +147,20 @@ export class EntriesController {
   })
   @ApiResponse({ status: 400, ...errorResponse })
   @ApiResponse({ status: 422, ...errorResponse })
-  async retrieve(@Body() query: unknown, @Res() reply: FastifyReply): Promise<void> {
-    if (query === undefined) throw schemaError(602, 'entry in body is required');
-    if (typeof query !== 'object' || query === null || Array.isArray(query)) {
-      throw schemaError(601, 'entry in body must be of type object');
-    }
-    const q = query as Record<string, unknown>;
-    const uuids = checkArray(q.entryUUIDs, 'entryUUIDs');
-    const indexes = checkArray(q.logIndexes, 'logIndexes');
-    const proposed = checkArray(q.entries, 'entries');
-    uuids?.forEach((u, i) => {
-      if (typeof u !== 'string')
-        throw schemaError(601, `entryUUIDs.${i} in body must be of type string: ${typeName(u)}`);
-      if (!isUuid(u)) throw schemaError(605, `entryUUIDs.${i} in body should match '${UUID_PATTERN}'`);
-    });
-    indexes?.forEach((n, i) => {
-      if (typeof n !== 'number' || !Number.isInteger(n)) {
-        throw schemaError(601, `logIndexes.${i} in body must be of type integer: ${typeName(n)}`);
-      }
-      if (n < 0) throw schemaError(609, `logIndexes.${i} in body should be greater than or equal to 0`);
-    });
-    proposed?.forEach((p, i) => {
-      if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-        throw schemaError(601, `entries.${i} in body must be of type object: ${typeName(p)}`);
-      }
-    });
-    const total = (uuids?.length ?? 0) + (indexes?.length ?? 0) + (proposed?.length ?? 0);
-    if (total > MAX_SEARCH_ITEMS) {
-      throw schemaError(422, `more than max allowed ${MAX_SEARCH_ITEMS} entries in request`);
-    }
-
+  async retrieve(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const query = parseSearchLogQuery(body);
     // Rekor's order: hits for entryUUIDs and entries first, then for logIndexes; misses dropped.
     const leafHashes: Buffer[] = [];
-    for (const u of (uuids ?? []) as string[]) {
+    for (const u of query.entryUUIDs) {
       const t = this.views.parseUuid(u);
       if (t.kind === 'invalid-tree') throw new VellumError('INVALID_ARGUMENT', `invalid entryID ${u}`);
       if (t.kind === 'leaf') leafHashes.push(t.leafHash);
     }
-    if (proposed) {
-      const prepared = await Promise.all(proposed.map((p) => this.pool.prepareForSearch(p)));
-      for (const p of prepared) leafHashes.push(p.leafHash);
-    }
+    const prepared = await Promise.all(query.entries.map((p) => this.pool.prepareForSearch(p)));
+    for (const p of prepared) leafHashes.push(p.leafHash);
     const byHash = await Promise.all(leafHashes.map((h) => this.reader.getByLeafHash(h)));
     const byIndex = await Promise.all(
-      ((indexes ?? []) as number[]).map((n) =>
-        n <= Number.MAX_SAFE_INTEGER ? this.reader.getByIndex(n) : null,
-      ),
+      query.logIndexes.map((n) => (n <= Number.MAX_SAFE_INTEGER ? this.reader.getByIndex(n) : null)),
     );
     const hits = [...byHash, ...byIndex].filter((e): e is StoredEntry => e !== null);
     const maps = await this.views.withLatestProofs(hits);
@@ -208,19 +176,4 @@ export class EntriesController {
     const [map] = await this.views.withLatestProofs([entry]);
     void reply.code(200).type('application/json').send(JSON.stringify(map));
   }
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return '"null"';
-  if (Array.isArray(v)) return '"array"';
-  return JSON.stringify(typeof v);
-}
-
-function checkArray(v: unknown, name: string): unknown[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v)) throw schemaError(601, `${name} in body must be of type array: ${typeName(v)}`);
-  if (v.length < 1) throw schemaError(612, `${name} in body should have at least 1 items`);
-  if (v.length > MAX_SEARCH_ITEMS)
-    throw schemaError(611, `${name} in body should have at most ${MAX_SEARCH_ITEMS} items`);
-  return v;
 }
