@@ -19,7 +19,9 @@ import {
   type RecordEntry,
   Outcome,
   decodeRecord,
+  createdKeys,
   encodeJob,
+  submissionToken,
 } from './wire';
 
 export interface RedisProducerOptions {
@@ -35,10 +37,14 @@ export interface RedisProducerOptions {
   readonly sweepAfterMs?: number;
   /** How often the queue depth is read for back-pressure. */
   readonly depthRefreshMs?: number;
+  /** The queue secret each job is MACed with (job-auth.ts). */
+  readonly key: Buffer;
 }
 
 interface Waiter {
   readonly entry: PreparedEntry;
+  /** This submission's token; written into the job when this waiter is the one adding it. */
+  readonly token: string;
   readonly since: number;
   lastAdd: number;
   readonly resolve: (a: AcceptedEntry) => void;
@@ -84,7 +90,7 @@ export class RedisProducer {
   private readonly verified = new Map<number, string>();
   private readonly log = rateLimitedLog(this.logger);
   /** Jobs to add at the end of this event-loop turn, as one pipelined addBulk (one write). */
-  private adds: Array<{ hex: string; entry: PreparedEntry; done: (e?: unknown) => void }> = [];
+  private adds: Array<{ hex: string; entry: PreparedEntry; token: string; done: (e?: unknown) => void }> = [];
 
   constructor(
     private readonly options: RedisProducerOptions,
@@ -163,7 +169,7 @@ export class RedisProducer {
     const hex = entry.leafHash.toString('hex');
     return new Promise<AcceptedEntry>((resolve, reject) => {
       const now = Date.now();
-      const w: Waiter = { entry, since: now, lastAdd: now, resolve, reject };
+      const w: Waiter = { entry, token: submissionToken(), since: now, lastAdd: now, resolve, reject };
       const list = this.waiters.get(hex);
       this.waiting++;
       if (list !== undefined) {
@@ -172,7 +178,7 @@ export class RedisProducer {
         return;
       }
       this.waiters.set(hex, [w]);
-      this.add(hex, entry).catch((e: unknown) => {
+      this.add(hex, w).catch((e: unknown) => {
         this.drop(hex, w);
         reject(unavailable(`could not queue the entry: ${(e as Error).message}`));
       });
@@ -181,14 +187,21 @@ export class RedisProducer {
 
   /**
    * Queues a job whose id is the leaf hash; an existing job with this id (queued or being
-   * sequenced) makes it a no-op. Adds of one event-loop turn (a verification batch returns many
-   * entries at once) go out as one pipelined addBulk: one socket write instead of one per entry.
+   * sequenced) makes it a no-op, and keeps that job's submission token: whichever submission's
+   * add created the job is the one the batch record names. Adds of one event-loop turn (a
+   * verification batch returns many entries at once) go out as one pipelined addBulk: one socket
+   * write instead of one per entry.
    */
-  private add(hex: string, entry: PreparedEntry): Promise<void> {
+  private add(hex: string, w: Waiter): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.adds.length === 0) setImmediate(() => this.flushAdds());
       this.gauge.addSent();
-      this.adds.push({ hex, entry, done: (e) => (e === undefined ? resolve() : reject(e)) });
+      this.adds.push({
+        hex,
+        entry: w.entry,
+        token: w.token,
+        done: (e) => (e === undefined ? resolve() : reject(e)),
+      });
     });
   }
 
@@ -197,7 +210,13 @@ export class RedisProducer {
     this.adds = [];
     if (batch.length === 0) return;
     this.queue
-      .addBulk(batch.map((a) => ({ name: 'entry', data: encodeJob(a.entry), opts: { jobId: a.hex } })))
+      .addBulk(
+        batch.map((a) => ({
+          name: 'entry',
+          data: encodeJob(this.options.key, a.entry, a.token),
+          opts: { jobId: a.hex },
+        })),
+      )
       .then(
         () => {
           for (const a of batch) {
@@ -311,7 +330,7 @@ export class RedisProducer {
         cp.size,
       );
       proved.forEach((m, i) => {
-        const [, index, integratedTime, set] = m.e;
+        const [, index, integratedTime, set, , creator] = m.e;
         const first = m.list[0]!;
         const entry: StoredEntry = {
           index,
@@ -322,7 +341,7 @@ export class RedisProducer {
           integratedTime,
           set: Buffer.from(set, 'base64'),
         };
-        this.answer(m.list, entry, cp, proofs[i]!);
+        this.answer(m.list, entry, cp, proofs[i]!, creator);
       });
       for (const m of mine) {
         if (m.e[4] === Outcome.Duplicate) for (const w of m.list) w.reject(this.duplicate(w.entry, m.e[1]));
@@ -339,11 +358,26 @@ export class RedisProducer {
     }
   }
 
-  /** Answers the waiters of one leaf: the first with the entry, later ones as duplicates of it. */
-  private answer(list: Waiter[], entry: StoredEntry, cp: SignedCheckpoint, proof: Buffer[]): void {
+  /**
+   * Answers the waiters of one leaf: the submission whose job created the entry (token
+   * `creator`) with the entry, every other as a duplicate of it. Waiters of this process that
+   * joined another replica's job all get 409, so across replicas exactly one submission gets 201.
+   * `creator` undefined: not known (both the record and the marker were lost), the first waiter
+   * gets the entry.
+   */
+  private answer(
+    list: Waiter[],
+    entry: StoredEntry,
+    cp: SignedCheckpoint,
+    proof: Buffer[],
+    creator: string | undefined,
+  ): void {
     verifyInclusion(entry.leafHash, entry.index, cp.size, proof, cp.rootHash);
-    list[0]!.resolve({ entry, checkpoint: cp, inclusionProof: proof });
-    for (let i = 1; i < list.length; i++) list[i]!.reject(this.duplicate(list[i]!.entry, entry.index));
+    const winner = creator === undefined ? list[0] : list.find((w) => w.token === creator);
+    for (const w of list) {
+      if (w === winner) w.resolve({ entry, checkpoint: cp, inclusionProof: proof });
+      else w.reject(this.duplicate(w.entry, entry.index));
+    }
   }
 
   private duplicate(entry: PreparedEntry, index: number): VellumError {
@@ -398,10 +432,12 @@ export class RedisProducer {
         this.log('looking up unanswered submissions in the database', e);
         stored = new Map();
       }
+      const found = old.filter((hex) => stored.has(hex));
+      const creators = found.length > 0 ? await this.creators(found, now) : new Map<string, string>();
       for (const hex of old) {
         if (stored.has(hex)) {
           const list = this.take(hex);
-          if (list !== undefined) await this.answerFromDatabase(hex, list);
+          if (list !== undefined) await this.answerFromDatabase(hex, list, creators.get(hex));
           continue;
         }
         const list = this.waiters.get(hex);
@@ -417,7 +453,7 @@ export class RedisProducer {
           for (const w of list) w.reject(err);
         } else if (this.connected && now - first.lastAdd >= 5000) {
           first.lastAdd = now;
-          this.add(hex, first.entry).catch((e: unknown) => this.log('re-queueing an unanswered entry', e));
+          this.add(hex, first).catch((e: unknown) => this.log('re-queueing an unanswered entry', e));
         }
       }
     } finally {
@@ -425,14 +461,39 @@ export class RedisProducer {
     }
   }
 
-  private async answerFromDatabase(hex: string, list: Waiter[]): Promise<void> {
+  /**
+   * The submission tokens the sequencer recorded for these leaves (RedisBatchSink), searched in
+   * the per-minute hashes around the time any of them could have been committed. Missing when
+   * Redis lost them; then answer() falls back to the first waiter.
+   */
+  private async creators(hexes: readonly string[], now: number): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let oldest = now;
+    for (const hex of hexes) oldest = Math.min(oldest, this.waiters.get(hex)?.[0]?.since ?? now);
+    try {
+      for (const key of createdKeys(this.options.names, oldest, now)) {
+        const want = hexes.filter((h) => !out.has(h));
+        if (want.length === 0) break;
+        const tokens = await this.client.hmget(key, ...want);
+        want.forEach((h, i) => {
+          const t = tokens[i];
+          if (typeof t === 'string') out.set(h, t);
+        });
+      }
+    } catch (e) {
+      this.log('reading which submissions created entries', e);
+    }
+    return out;
+  }
+
+  private async answerFromDatabase(hex: string, list: Waiter[], creator: string | undefined): Promise<void> {
     try {
       const entry = await this.logReader.getByLeafHash(Buffer.from(hex, 'hex'));
       if (entry === null) throw new Error('entry vanished');
       const cp = await this.logReader.latestCheckpoint();
       const [proof] = await this.logReader.inclusionProofs([entry.index], cp.size);
       this.metrics.answers.inc({ path: 'database' }, list.length);
-      this.answer(list, entry, cp, proof!);
+      this.answer(list, entry, cp, proof!, creator);
     } catch (e) {
       const err = unavailable(
         `the entry was logged but its answer could not be built (${(e as Error).message}); retry to get it`,
