@@ -81,6 +81,8 @@ export class RedisProducer {
   private depthTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private readonly checkpoints: RecordCheckpoints;
+  /** Adds of one event-loop turn go out as one pipelined addBulk. */
+  private readonly adder: JobAdder;
   private readonly log = rateLimitedLog(this.logger);
 
   constructor(
