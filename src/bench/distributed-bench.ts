@@ -187,6 +187,7 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
       DATABASE_URL: dbUrl.toString(),
       REDIS_URL: redisUrl,
       REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      QUEUE_HMAC_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'warn',
       LOG_HOSTNAME: 'vellum.bench',
       NO_PROXY: '127.0.0.1,localhost',

@@ -168,6 +168,7 @@ function loadedByRole(role: string, folders: readonly string[]): string[] {
       ROLE: ${JSON.stringify(role)},
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/never-opened',
       REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_HMAC_KEY: '${'q'.repeat(32)}',
       LOG_LEVEL: 'error',
     }, require('node:os').tmpdir());
     createApp(config, { preview: true, swaggerUi: false }).then(async (app) => {

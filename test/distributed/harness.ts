@@ -87,6 +87,8 @@ export interface Deployment {
   readonly prefix: string;
   /** Signing key shared by the sequencers (PKCS#8 PEM file). */
   readonly keyPath: string;
+  /** QUEUE_HMAC_KEY shared by every process of the deployment. */
+  readonly queueKey: string;
   readonly procs: VellumProc[];
   cleanup(): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function deployment(): Promise<Deployment> {
     databaseUrl: db.env.DATABASE_URL!,
     prefix,
     keyPath,
+    queueKey: randomBytes(32).toString('hex'),
     procs,
     async cleanup() {
       await Promise.all(procs.map((p) => p.kill9()));
@@ -161,6 +164,7 @@ export async function startVellum(dep: Deployment, o: StartOptions): Promise<Vel
     DATABASE_URL: o.databaseUrl ?? dep.databaseUrl,
     REDIS_URL: o.redisUrl ?? SHARED_REDIS,
     REDIS_PREFIX: dep.prefix,
+    QUEUE_HMAC_KEY: dep.queueKey,
     ROLE: o.role,
     LOG_HOSTNAME: HOSTNAME,
     LOG_LEVEL: 'warn',

@@ -30,6 +30,7 @@ test('distributed: jobs re-delivered after a crash between COMMIT and publish ar
     DATABASE_URL: dep.databaseUrl,
     REDIS_URL: SHARED_REDIS,
     REDIS_PREFIX: dep.prefix,
+    QUEUE_HMAC_KEY: dep.queueKey,
     ROLE: 'sequencer',
     SIGNING_KEY_PATH: dep.keyPath,
     LOG_HOSTNAME: HOSTNAME,

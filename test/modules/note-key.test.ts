@@ -137,7 +137,12 @@ test('note key: an API replica (no private keys) reads it from meta and checks i
     } finally {
       await seq.app.close();
     }
-    const apiEnv = { ROLE: 'api', REDIS_URL: 'redis://127.0.0.1:6379', DATA_DIR: join(db.dataDir, 'api') };
+    const apiEnv = {
+      ROLE: 'api',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_HMAC_KEY: 'q'.repeat(32),
+      DATA_DIR: join(db.dataDir, 'api'),
+    };
     const api = await boot(testConfig(db, apiEnv), { writer: false });
     try {
       const identity = api.app.get(LogIdentity);

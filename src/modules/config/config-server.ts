@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { int, oneOf, text, textOr } from './config-variables';
 
+/** Shortest accepted queue job secret, in bytes: an HMAC-SHA256 key of 256 bits of text. */
+export const QUEUE_HMAC_KEY_MIN_LENGTH = 32;
+
 const server = 'server';
 
 /** The log server's variables (the README's main configuration table), in README order. */
@@ -148,6 +151,24 @@ export const serverVariables = {
         fail('must be 1-64 characters of A-Z, a-z, 0-9, "_", "." or "-"');
     },
   ),
+  QUEUE_HMAC_KEY: text(
+    {
+      section: server,
+      default: 'unset',
+      description:
+        'with `REDIS_URL`: the secret (at least 32 characters, e.g. `openssl rand -hex 32`) API processes and the sequencer MAC each queued job with; required for `api`/`sequencer` unless `QUEUE_HMAC_KEY_PATH` is set',
+    },
+    (raw, fail) => {
+      if (Buffer.byteLength(raw.trim()) < QUEUE_HMAC_KEY_MIN_LENGTH)
+        fail(`must be at least ${QUEUE_HMAC_KEY_MIN_LENGTH} characters`);
+    },
+  ),
+  QUEUE_HMAC_KEY_PATH: text({
+    section: server,
+    default: '`ROLE=all`: `DATA_DIR/queue-hmac.key`, generated if absent; `api`/`sequencer`: unset',
+    description:
+      'file holding the queue job secret instead of `QUEUE_HMAC_KEY` (same rules; the file must exist when set)',
+  }),
   PUBLIC_KEY_PATH: text({
     section: server,
     default: 'unset',

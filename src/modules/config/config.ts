@@ -41,6 +41,16 @@ export interface VellumConfig {
   readonly redisPrefix: string;
   readonly role: 'all' | 'api' | 'sequencer' | 'monitor';
   /**
+   * The secret every queued BullMQ job is MACed with (REDIS_URL set; undefined otherwise). Either
+   * the secret itself (QUEUE_HMAC_KEY) or a file holding it: QUEUE_HMAC_KEY_PATH, which must exist,
+   * or for ROLE=all the default `DATA_DIR/queue-hmac.key`, generated (mode 0600) when absent.
+   * Split roles must be given one explicitly: separate processes cannot agree on a generated one.
+   */
+  readonly queueHmacKey:
+    | { readonly source: 'env'; readonly secret: Buffer }
+    | { readonly source: 'file'; readonly path: string; readonly generate: boolean }
+    | undefined;
+  /**
    * PEM public key of the log, for processes that do not hold the private key (ROLE=api, monitor).
    * Unset: they read the key the active sequencer published in the database (`meta.public_key`).
    */
@@ -132,6 +142,24 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     );
   }
 
+  if (e.QUEUE_HMAC_KEY !== undefined && e.QUEUE_HMAC_KEY_PATH !== undefined) {
+    throw new ConfigError('QUEUE_HMAC_KEY', 'set either QUEUE_HMAC_KEY or QUEUE_HMAC_KEY_PATH, not both');
+  }
+  let queueHmacKey: VellumConfig['queueHmacKey'];
+  if (redisUrl === undefined || role === 'monitor') queueHmacKey = undefined;
+  else if (e.QUEUE_HMAC_KEY !== undefined)
+    queueHmacKey = { source: 'env', secret: Buffer.from(e.QUEUE_HMAC_KEY.trim()) };
+  else if (e.QUEUE_HMAC_KEY_PATH !== undefined)
+    queueHmacKey = { source: 'file', path: resolvePath(e.QUEUE_HMAC_KEY_PATH, cwd), generate: false };
+  else if (role === 'all')
+    queueHmacKey = { source: 'file', path: join(dataDir, 'queue-hmac.key'), generate: true };
+  else {
+    throw new ConfigError(
+      'QUEUE_HMAC_KEY',
+      `ROLE=${role} with REDIS_URL needs QUEUE_HMAC_KEY or QUEUE_HMAC_KEY_PATH: the secret API processes and the sequencer authenticate queued jobs with (the same in every process)`,
+    );
+  }
+
   const cfg: VellumConfig = {
     port,
     host,
@@ -151,6 +179,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisUrl,
     redisPrefix: e.REDIS_PREFIX,
     role,
+    queueHmacKey,
     publicKeyPath: e.PUBLIC_KEY_PATH === undefined ? undefined : resolvePath(e.PUBLIC_KEY_PATH, cwd),
     leaseTtlMs: e.SEQUENCER_LEASE_TTL_MS,
     submitTimeoutMs: e.SUBMIT_TIMEOUT_MS,

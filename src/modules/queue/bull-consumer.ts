@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Counter, type Registry } from 'prom-client';
 import { isVellumError } from '../../core/errors';
 import type { EntryQueue } from '../write-path/entry-queue';
 import { type WriteCoalescer, blockingOptions, rateLimitedLog } from './redis-connection';
-import { type JobData, type QueueNames, decodeJob } from './wire';
+import { type JobData, type QueueNames, type QueuedJob, decodeJob } from './wire';
 
 export interface BullConsumerOptions {
   readonly url: string;
@@ -18,6 +19,23 @@ export interface BullConsumerOptions {
   readonly onJob?: (waitMs: number) => void;
   /** Gets the worker's command socket, so settling a batch's jobs costs one write. */
   readonly coalescer?: WriteCoalescer;
+  /** The queue secret every job's MAC is checked under (job-auth.ts). */
+  readonly key: Buffer;
+  /** Counts a job refused before sequencing (bad or missing MAC, malformed). */
+  readonly onRejected?: () => void;
+}
+
+/** `vellum_queue_jobs_rejected_total` in `registry` (one per registry: several consumers share it). */
+export function jobsRejectedCounter(registry: Registry): Counter {
+  const name = 'vellum_queue_jobs_rejected_total';
+  return (
+    (registry.getSingleMetric(name) as Counter | undefined) ??
+    new Counter({
+      name,
+      help: 'queue jobs the sequencer refused and dropped unsequenced (bad or missing MAC, malformed)',
+      registers: [registry],
+    })
+  );
 }
 
 /** What a completed job returns (kept short: BullMQ writes it into its event stream). */
@@ -43,6 +61,8 @@ export class BullConsumer {
   private readonly logger = new Logger('Sequencer');
   private worker: Worker<JobData, JobResult> | undefined;
   private running: Promise<void> | undefined;
+  /** A flood of forged jobs must not flood the log: one alert line per 10 s, with a count. */
+  private readonly alert = rateLimitedLog(this.logger, 10_000, 'error');
 
   constructor(
     private readonly options: BullConsumerOptions,
@@ -93,18 +113,21 @@ export class BullConsumer {
   }
 
   private async process(job: Job<JobData, JobResult>): Promise<JobResult> {
-    let entry;
+    let queued: QueuedJob;
     try {
-      entry = decodeJob(job.id, job.data);
+      queued = decodeJob(this.options.key, job.id, job.data);
     } catch (e) {
-      // A job no API process could have written (tampering, version skew): never retried.
-      this.logger.error((e as Error).message);
+      // A job no API process holding the secret wrote (someone else with access to Redis, a
+      // different QUEUE_HMAC_KEY, version skew): dropped, never sequenced, never retried. A real
+      // submitter whose job was replaced this way re-queues it from its sweep.
+      this.options.onRejected?.();
+      this.alert('refused a queue job (not sequenced)', e);
       throw new UnrecoverableError((e as Error).message);
     }
     this.options.onJob?.(Date.now() - job.timestamp);
     const redelivered = job.attemptsStarted > 1 || job.stalledCounter > 0;
     try {
-      const accepted = await this.queue.enqueue(entry, { redelivered });
+      const accepted = await this.queue.enqueue(queued.entry, { redelivered, submission: queued.submission });
       return { i: accepted.entry.index };
     } catch (e) {
       // A duplicate is an answer, not a failure: the batch record already told the API.

@@ -13,6 +13,7 @@ import type { AcceptedEntry, PreparedEntry } from '../log/log.types';
 import { HealthService } from '../metrics/health.service';
 import { WritePathMetrics } from '../metrics/write-path-metrics';
 import { type WritePath, refuseEntry } from '../write-path/write-path';
+import { loadQueueKey } from './job-auth';
 import { RedisProducer } from './redis-producer';
 import { queueNames } from './wire';
 
@@ -43,6 +44,7 @@ export class BullWritePath implements WritePath, OnModuleInit, OnModuleDestroy, 
         maxPending: config.maxPending,
         submitTimeoutMs: config.submitTimeoutMs,
         sweepAfterMs: config.submitSweepAfterMs,
+        key: loadQueueKey(config),
       },
       reader,
       identity,

@@ -4,13 +4,26 @@ import { VellumError } from '../../core/errors';
 import type { BatchSink, CommittedBatch } from '../write-path/batch-sink';
 import type { QueueTicket } from '../write-path/entry-queue';
 import type { WriteCoalescer } from './redis-connection';
-import { type QueueNames, type RecordEntry, Outcome, RESULTS_MAXLEN, encodeRecord } from './wire';
+import {
+  CREATED_TTL_S,
+  type QueueNames,
+  type RecordEntry,
+  Outcome,
+  RESULTS_MAXLEN,
+  createdKey,
+  encodeRecord,
+} from './wire';
 
 /**
  * The sequencer's side of the Redis hand-off: after each batch, one record on the results stream
  * that every API replica reads, then the batch's BullMQ jobs are settled.
  *
- * Order and crashes: COMMIT (done before this runs) -> XADD record -> jobs completed.
+ * Each entry a job created (appended, or stored by an earlier delivery of the same job) carries
+ * that job's submission token, and the same tokens go into this minute's `created` hash (in one
+ * MULTI with the XADD): replicas answer 201 only to the submission the token names, 409 to any
+ * other, from the record or, when they missed it, from the hash.
+ *
+ * Order and crashes: COMMIT (done before this runs) -> HSET created + XADD record -> jobs completed.
  * - Crash after COMMIT, before XADD: the jobs stay active in BullMQ; when their locks lapse the
  *   next active sequencer gets them again (re-delivered), finds the entries stored and publishes
  *   them as Outcome.Stored with the stored index, time and SET. API replicas that are still
@@ -38,17 +51,27 @@ export class RedisBatchSink implements BatchSink {
         entry.integratedTime,
         entry.set.toString('base64'),
         Outcome.Appended,
+        ticket.submission ?? '',
       ]);
     }
     for (const s of b.stored) {
       entries.push(
         s.entry !== undefined
-          ? [hex(s.ticket), s.index, s.entry.integratedTime, s.entry.set.toString('base64'), Outcome.Stored]
-          : [hex(s.ticket), s.index, 0, '', Outcome.Duplicate],
+          ? [
+              hex(s.ticket),
+              s.index,
+              s.entry.integratedTime,
+              s.entry.set.toString('base64'),
+              Outcome.Stored,
+              s.ticket.submission ?? '',
+            ]
+          : [hex(s.ticket), s.index, 0, '', Outcome.Duplicate, ''],
       );
     }
-    for (const r of b.repeats) entries.push([hex(r.ticket), r.index, 0, '', Outcome.Duplicate]);
-    await this.publish(encodeRecord({ checkpoint: b.checkpoint, entries }), entries.length);
+    for (const r of b.repeats) entries.push([hex(r.ticket), r.index, 0, '', Outcome.Duplicate, '']);
+    const created: string[] = [];
+    for (const e of entries) if (e[4] !== Outcome.Duplicate && e[5] !== '') created.push(e[0], e[5]);
+    await this.publish(encodeRecord({ checkpoint: b.checkpoint, entries }), entries.length, created);
 
     const checkpoint = b.checkpoint;
     // The proof is the API's job (from the database, against this checkpoint): the ticket only
@@ -78,9 +101,18 @@ export class RedisBatchSink implements BatchSink {
     });
   }
 
-  private async publish(record: string, n: number): Promise<void> {
+  /** `created`: leaf hex, token, leaf hex, token, ... for this minute's `created` hash. */
+  private async publish(record: string, n: number, created: readonly string[] = []): Promise<void> {
     try {
-      await this.client.xadd(this.names.results, 'MAXLEN', '~', RESULTS_MAXLEN, '*', 'd', record);
+      const m = this.client.multi();
+      if (created.length > 0) {
+        const key = createdKey(this.names, Date.now());
+        m.hset(key, ...created).expire(key, CREATED_TTL_S);
+      }
+      m.xadd(this.names.results, 'MAXLEN', '~', RESULTS_MAXLEN, '*', 'd', record);
+      const results = await m.exec();
+      const failed = results?.find(([err]) => err !== null)?.[0];
+      if (results === null || failed) throw failed ?? new Error('MULTI aborted');
     } catch (e) {
       this.logger.warn(
         `could not publish the outcome of a batch of ${n} to Redis (${(e as Error).message}); ` +

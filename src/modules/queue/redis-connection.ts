@@ -31,7 +31,11 @@ export function blockingOptions(): RedisOptions {
 }
 
 /** Logs a connection's errors at most once per `everyMs` (a down Redis reports on every retry). */
-export function rateLimitedLog(logger: Logger, everyMs = 10_000): (what: string, e: unknown) => void {
+export function rateLimitedLog(
+  logger: Logger,
+  everyMs = 10_000,
+  level: 'warn' | 'error' = 'warn',
+): (what: string, e: unknown) => void {
   let last = 0;
   let suppressed = 0;
   return (what, e) => {
@@ -43,7 +47,7 @@ export function rateLimitedLog(logger: Logger, everyMs = 10_000): (what: string,
     const more = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
     suppressed = 0;
     last = now;
-    logger.warn(`${what}: ${e instanceof Error ? e.message : String(e)}${more}`);
+    logger[level](`${what}: ${e instanceof Error ? e.message : String(e)}${more}`);
   };
 }
 

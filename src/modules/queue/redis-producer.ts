@@ -2,15 +2,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
-import { verifyRekorCheckpoint } from '../../core/checkpoint';
 import { VellumError } from '../../core/errors';
-import { verifyInclusion } from '../../core/merkle/verify';
 import type { LogReader } from '../log/log-reader.service';
-import type { AcceptedEntry, PreparedEntry, SignedCheckpoint, StoredEntry } from '../log/log.types';
+import type { AcceptedEntry, PreparedEntry, StoredEntry } from '../log/log.types';
 import type { WritePathMetrics } from '../metrics/write-path-metrics';
 import type { LogIdentity } from '../identity/log-identity';
 import { findStoredLeaves } from '../storage/log-queries';
+import { JobAdder } from './job-adder';
 import { PendingGauge } from './pending-gauge';
+import {
+  RecordCheckpoints,
+  type Waiter,
+  answerWaiters,
+  duplicateOf,
+  readCreators,
+} from './submission-answers';
 import { blockingOptions, commandOptions, connect, rateLimitedLog } from './redis-connection';
 import {
   type BatchRecord,
@@ -19,7 +25,7 @@ import {
   type RecordEntry,
   Outcome,
   decodeRecord,
-  encodeJob,
+  submissionToken,
 } from './wire';
 
 export interface RedisProducerOptions {
@@ -35,14 +41,8 @@ export interface RedisProducerOptions {
   readonly sweepAfterMs?: number;
   /** How often the queue depth is read for back-pressure. */
   readonly depthRefreshMs?: number;
-}
-
-interface Waiter {
-  readonly entry: PreparedEntry;
-  readonly since: number;
-  lastAdd: number;
-  readonly resolve: (a: AcceptedEntry) => void;
-  readonly reject: (e: VellumError) => void;
+  /** The queue secret each job is MACed with (job-auth.ts). */
+  readonly key: Buffer;
 }
 
 const RETRY_AFTER_S = 1;
@@ -80,11 +80,10 @@ export class RedisProducer {
   private sweepTimer: NodeJS.Timeout | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
-  /** Checkpoint notes already verified, by size (a few recent ones). */
-  private readonly verified = new Map<number, string>();
+  private readonly checkpoints: RecordCheckpoints;
+  /** Adds of one event-loop turn go out as one pipelined addBulk. */
+  private readonly adder: JobAdder;
   private readonly log = rateLimitedLog(this.logger);
-  /** Jobs to add at the end of this event-loop turn, as one pipelined addBulk (one write). */
-  private adds: Array<{ hex: string; entry: PreparedEntry; done: (e?: unknown) => void }> = [];
 
   constructor(
     private readonly options: RedisProducerOptions,
@@ -92,6 +91,7 @@ export class RedisProducer {
     private readonly identity: LogIdentity,
     private readonly metrics: WritePathMetrics,
   ) {
+    this.checkpoints = new RecordCheckpoints(identity, logReader);
     this.client = connect(options.url, commandOptions(), 'vellum-api', this.logger);
     this.reader = connect(options.url, blockingOptions(), 'vellum-api-results', this.logger);
     this.queue = new Queue<JobData>(options.names.queue, {
@@ -100,6 +100,7 @@ export class RedisProducer {
       defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
     });
     this.queue.on('error', (e) => this.log('BullMQ queue', e));
+    this.adder = new JobAdder(this.queue, options.key, this.gauge);
   }
 
   /** Starts following the results stream; resolves once connected (boot waits for Redis). */
@@ -163,7 +164,7 @@ export class RedisProducer {
     const hex = entry.leafHash.toString('hex');
     return new Promise<AcceptedEntry>((resolve, reject) => {
       const now = Date.now();
-      const w: Waiter = { entry, since: now, lastAdd: now, resolve, reject };
+      const w: Waiter = { entry, token: submissionToken(), since: now, lastAdd: now, resolve, reject };
       const list = this.waiters.get(hex);
       this.waiting++;
       if (list !== undefined) {
@@ -172,46 +173,11 @@ export class RedisProducer {
         return;
       }
       this.waiters.set(hex, [w]);
-      this.add(hex, entry).catch((e: unknown) => {
+      this.adder.add(w.entry, w.token).catch((e: unknown) => {
         this.drop(hex, w);
         reject(unavailable(`could not queue the entry: ${(e as Error).message}`));
       });
     });
-  }
-
-  /**
-   * Queues a job whose id is the leaf hash; an existing job with this id (queued or being
-   * sequenced) makes it a no-op. Adds of one event-loop turn (a verification batch returns many
-   * entries at once) go out as one pipelined addBulk: one socket write instead of one per entry.
-   */
-  private add(hex: string, entry: PreparedEntry): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.adds.length === 0) setImmediate(() => this.flushAdds());
-      this.gauge.addSent();
-      this.adds.push({ hex, entry, done: (e) => (e === undefined ? resolve() : reject(e)) });
-    });
-  }
-
-  private flushAdds(): void {
-    const batch = this.adds;
-    this.adds = [];
-    if (batch.length === 0) return;
-    this.queue
-      .addBulk(batch.map((a) => ({ name: 'entry', data: encodeJob(a.entry), opts: { jobId: a.hex } })))
-      .then(
-        () => {
-          for (const a of batch) {
-            this.gauge.addSettled(true);
-            a.done();
-          }
-        },
-        (e: unknown) => {
-          for (const a of batch) {
-            this.gauge.addSettled(false);
-            a.done(e ?? new Error('addBulk failed'));
-          }
-        },
-      );
   }
 
   private drop(hex: string, w: Waiter): void {
@@ -304,14 +270,14 @@ export class RedisProducer {
       mine.reduce((n, m) => n + m.list.length, 0),
     );
     try {
-      const cp = this.checkCheckpoint(rec.checkpoint);
+      const cp = this.checkpoints.check(rec.checkpoint);
       const proved = mine.filter((m) => m.e[4] !== Outcome.Duplicate);
       const proofs = await this.logReader.inclusionProofs(
         proved.map((m) => m.e[1]),
         cp.size,
       );
       proved.forEach((m, i) => {
-        const [, index, integratedTime, set] = m.e;
+        const [, index, integratedTime, set, , creator] = m.e;
         const first = m.list[0]!;
         const entry: StoredEntry = {
           index,
@@ -322,10 +288,11 @@ export class RedisProducer {
           integratedTime,
           set: Buffer.from(set, 'base64'),
         };
-        this.answer(m.list, entry, cp, proofs[i]!);
+        answerWaiters(this.identity, m.list, entry, cp, proofs[i]!, creator);
       });
       for (const m of mine) {
-        if (m.e[4] === Outcome.Duplicate) for (const w of m.list) w.reject(this.duplicate(w.entry, m.e[1]));
+        if (m.e[4] === Outcome.Duplicate)
+          for (const w of m.list) w.reject(duplicateOf(this.identity, w.entry, m.e[1]));
       }
     } catch (e) {
       const err =
@@ -337,39 +304,6 @@ export class RedisProducer {
       this.logger.warn(`answering ${mine.length} submissions: ${(e as Error).message}`);
       for (const m of mine) for (const w of m.list) w.reject(err);
     }
-  }
-
-  /** Answers the waiters of one leaf: the first with the entry, later ones as duplicates of it. */
-  private answer(list: Waiter[], entry: StoredEntry, cp: SignedCheckpoint, proof: Buffer[]): void {
-    verifyInclusion(entry.leafHash, entry.index, cp.size, proof, cp.rootHash);
-    list[0]!.resolve({ entry, checkpoint: cp, inclusionProof: proof });
-    for (let i = 1; i < list.length; i++) list[i]!.reject(this.duplicate(list[i]!.entry, entry.index));
-  }
-
-  private duplicate(entry: PreparedEntry, index: number): VellumError {
-    const entryId = this.identity.entryId(entry.leafHash);
-    return new VellumError(
-      'DUPLICATE_ENTRY',
-      `an equivalent entry already exists in the transparency log with UUID ${entryId}`,
-      { entryId, index },
-    );
-  }
-
-  /** The record's checkpoint, once its signed note verified under the log key and matches. */
-  private checkCheckpoint(cp: SignedCheckpoint): SignedCheckpoint {
-    if (this.verified.get(cp.size) !== cp.note) {
-      const signed = verifyRekorCheckpoint(cp.note, this.identity.publicKey, this.identity.hostname);
-      if (signed.size !== cp.size || !signed.rootHash.equals(cp.rootHash)) {
-        throw new VellumError(
-          'INCONSISTENT_LOG',
-          `batch record for size ${cp.size} disagrees with its signed note`,
-        );
-      }
-      this.verified.set(cp.size, cp.note);
-      if (this.verified.size > 64) this.verified.delete(this.verified.keys().next().value as number);
-      this.logReader.noteCommittedSize(cp.size);
-    }
-    return cp;
   }
 
   /**
@@ -398,10 +332,12 @@ export class RedisProducer {
         this.log('looking up unanswered submissions in the database', e);
         stored = new Map();
       }
+      const found = old.filter((hex) => stored.has(hex));
+      const creators = found.length > 0 ? await this.creators(found, now) : new Map<string, string>();
       for (const hex of old) {
         if (stored.has(hex)) {
           const list = this.take(hex);
-          if (list !== undefined) await this.answerFromDatabase(hex, list);
+          if (list !== undefined) await this.answerFromDatabase(hex, list, creators.get(hex));
           continue;
         }
         const list = this.waiters.get(hex);
@@ -417,7 +353,9 @@ export class RedisProducer {
           for (const w of list) w.reject(err);
         } else if (this.connected && now - first.lastAdd >= 5000) {
           first.lastAdd = now;
-          this.add(hex, first.entry).catch((e: unknown) => this.log('re-queueing an unanswered entry', e));
+          this.adder
+            .add(first.entry, first.token)
+            .catch((e: unknown) => this.log('re-queueing an unanswered entry', e));
         }
       }
     } finally {
@@ -425,14 +363,26 @@ export class RedisProducer {
     }
   }
 
-  private async answerFromDatabase(hex: string, list: Waiter[]): Promise<void> {
+  /** Which submission created each of these stored leaves; missing ones answer as answerWaiters says. */
+  private async creators(hexes: readonly string[], now: number): Promise<Map<string, string>> {
+    let oldest = now;
+    for (const hex of hexes) oldest = Math.min(oldest, this.waiters.get(hex)?.[0]?.since ?? now);
+    try {
+      return await readCreators(this.client, this.options.names, hexes, oldest, now);
+    } catch (e) {
+      this.log('reading which submissions created entries', e);
+      return new Map();
+    }
+  }
+
+  private async answerFromDatabase(hex: string, list: Waiter[], creator: string | undefined): Promise<void> {
     try {
       const entry = await this.logReader.getByLeafHash(Buffer.from(hex, 'hex'));
       if (entry === null) throw new Error('entry vanished');
       const cp = await this.logReader.latestCheckpoint();
       const [proof] = await this.logReader.inclusionProofs([entry.index], cp.size);
       this.metrics.answers.inc({ path: 'database' }, list.length);
-      this.answer(list, entry, cp, proof!);
+      answerWaiters(this.identity, list, entry, cp, proof!, creator);
     } catch (e) {
       const err = unavailable(
         `the entry was logged but its answer could not be built (${(e as Error).message}); retry to get it`,

@@ -85,6 +85,7 @@ export class Batcher {
         entry: t.entry,
         enqueuedAt: t.enqueuedAt,
         redelivered: t.redelivered,
+        submission: t.submission,
         resolve: (a) => {
           done();
           t.resolve(a);

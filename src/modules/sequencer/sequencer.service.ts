@@ -14,7 +14,8 @@ import { LogIdentity } from '../identity/log-identity';
 import type { SignedCheckpoint } from '../log/log.types';
 import { HealthService } from '../metrics/health.service';
 import { WritePathMetrics } from '../metrics/write-path-metrics';
-import { BullConsumer } from '../queue/bull-consumer';
+import { BullConsumer, jobsRejectedCounter } from '../queue/bull-consumer';
+import { loadQueueKey } from '../queue/job-auth';
 import { RedisBatchSink } from '../queue/redis-batch-sink';
 import { WriteCoalescer, commandOptions, connect } from '../queue/redis-connection';
 import { queueNames } from '../queue/wire';
@@ -92,6 +93,8 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
     }
     const names = queueNames(this.config.redisPrefix);
     const engine = this.engine;
+    const key = loadQueueKey(this.config);
+    const rejected = jobsRejectedCounter(this.metrics.registry);
     engine.startBackground(
       () =>
         new BullConsumer(
@@ -103,6 +106,8 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
             stalledCheckMs: this.options.stalledCheckMs ?? Math.max(250, Math.floor(this.ttl / 5)),
             onJob: (waitMs) => this.metrics.queueWait.observe(Math.max(0, waitMs) / 1000),
             coalescer: this.coalescer,
+            key,
+            onRejected: () => rejected.inc(),
           },
           engine.queue,
         ),

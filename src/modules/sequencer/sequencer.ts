@@ -1,70 +1,33 @@
 import { Logger } from '@nestjs/common';
-import { verifyRekorCheckpoint } from '../../core/checkpoint';
 import { VellumError, isVellumError } from '../../core/errors';
 import { MerkleAppender } from '../../core/merkle/appender';
 import { EMPTY_ROOT } from '../../core/merkle/hash';
-import { inclusionProof } from '../../core/merkle/proofs';
-import { verifyInclusion } from '../../core/merkle/verify';
-import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
+import type { SignedCheckpoint } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
 import { LogSigner } from '../signer/log-signer';
 import { publishPublicKey } from '../identity/published-identity';
 import type { SqlTx, VellumDatabase } from '../storage/database';
 import { DbTileSource } from '../storage/db-tile-source';
-import {
-  type NewEntry,
-  type QueryFn,
-  findStoredEntries,
-  findStoredLeaves,
-  insertCheckpoint,
-  insertEntries,
-  latestCheckpoint,
-  maxEntryIndex,
-  upsertTiles,
-} from '../storage/log-queries';
-import type { BatchSink, CommittedBatch } from '../write-path/batch-sink';
+import { type QueryFn, insertCheckpoint, latestCheckpoint } from '../storage/log-queries';
+import type { BatchSink } from '../write-path/batch-sink';
 import type { QueueTicket } from '../write-path/entry-queue';
 import type { SequencerLease } from './lease';
+import { type Committed, planBatch, sequenceCandidates } from './sequencer-batch';
+import { integrateFresh } from './sequencer-integrate';
+import { answerAppended, rejectDuplicates, toCommittedBatch } from './sequencer-publish';
+import { loadCommittedTree } from './sequencer-state';
 import type { SequencerOptions } from './sequencer.options';
 
-/**
- * Raised at boot when the stored log cannot be trusted; the process must not serve it. An
- * INCONSISTENT_LOG VellumError, told apart from one raised by a single batch (which only
- * rolls that batch back) by its class.
- */
-export class LogStateError extends VellumError {
-  constructor(message: string) {
-    super('INCONSISTENT_LOG', message);
-  }
-}
+export { LogStateError } from './sequencer-state';
 
 function txQuery(tx: SqlTx): QueryFn {
   return (sql, params) => tx.query(sql, params);
-}
-
-function duplicate(identity: LogIdentity, leafHash: Buffer, index: number): VellumError {
-  const entryId = identity.entryId(leafHash);
-  return new VellumError(
-    'DUPLICATE_ENTRY',
-    `an equivalent entry already exists in the transparency log with UUID ${entryId}`,
-    { entryId, index },
-  );
 }
 
 function unavailable(e: unknown): VellumError {
   if (isVellumError(e, 'UNAVAILABLE')) return e;
   const why = e instanceof Error ? e.message : String(e);
   return new VellumError('UNAVAILABLE', `the batch holding this entry was not committed: ${why}`);
-}
-
-/** What one committed batch produced, for publishing. */
-interface Committed {
-  readonly appended: ReadonlyArray<{ ticket: QueueTicket; entry: NewEntry }>;
-  readonly stored: ReadonlyMap<string, number>;
-  /** Full stored rows of the already-logged leaves of re-delivered tickets, by leaf hex. */
-  readonly storedEntries: ReadonlyMap<string, StoredEntry>;
-  readonly checkpoint: SignedCheckpoint;
-  readonly tiles: Parameters<DbTileSource['put']>[0];
 }
 
 /**
@@ -140,45 +103,9 @@ export class Sequencer {
   private async reload(): Promise<void> {
     this.needsReload = true;
     this.tiles.clear();
-    const read = this.readQuery;
-    const latest = await latestCheckpoint(read);
-    if (latest === undefined) throw new LogStateError('the database has no checkpoint');
-    const where = `checkpoint at size ${latest.size}`;
-    let signed;
-    try {
-      signed = verifyRekorCheckpoint(latest.note, this.identity.publicKey);
-    } catch (e) {
-      throw new LogStateError(
-        `refusing to start: the latest ${where} does not verify under the configured log key ` +
-          `(logID ${this.identity.logIdHex}): ${(e as Error).message}. Is SIGNING_KEY_PATH the key this log was created with?`,
-      );
-    }
-    if (signed.size !== latest.size || !signed.rootHash.equals(latest.rootHash)) {
-      throw new LogStateError(`refusing to start: the stored ${where} disagrees with its own signed note`);
-    }
-    let appender: MerkleAppender;
-    try {
-      appender =
-        latest.size === 0 ? MerkleAppender.empty() : await MerkleAppender.resume(latest.size, this.tiles);
-    } catch (e) {
-      throw new LogStateError(
-        `refusing to start: cannot rebuild the tree at the latest ${where}: ${(e as Error).message}`,
-      );
-    }
-    if (!appender.root().equals(latest.rootHash)) {
-      throw new LogStateError(
-        `refusing to start: the stored tiles give root ${appender.root().toString('hex')} at size ${latest.size} ` +
-          `but the latest checkpoint says ${latest.rootHash.toString('hex')}; the database is inconsistent (restore it from a backup)`,
-      );
-    }
-    const maxIdx = await maxEntryIndex(read);
-    if (maxIdx !== latest.size - 1) {
-      throw new LogStateError(
-        `refusing to start: the latest ${where} but the largest stored entry index is ${maxIdx}; the database is inconsistent`,
-      );
-    }
-    this.appender = appender;
-    this.head = latest;
+    const tree = await loadCommittedTree(this.readQuery, this.tiles, this.identity);
+    this.appender = tree.appender;
+    this.head = tree.head;
     this.needsReload = false;
   }
 
@@ -212,16 +139,7 @@ export class Sequencer {
       return;
     }
 
-    // Plan (no I/O): the first ticket of each leaf hash is a candidate; later ones in this batch
-    // are duplicates of it and are answered after the commit, with its index.
-    const firstOf = new Map<string, QueueTicket>();
-    const laterDuplicates: Array<{ ticket: QueueTicket; hex: string }> = [];
-    for (const t of tickets) {
-      const hex = t.entry.leafHash.toString('hex');
-      if (firstOf.has(hex)) laterDuplicates.push({ ticket: t, hex });
-      else firstOf.set(hex, t);
-    }
-    const candidates = [...firstOf.values()];
+    const plan = planBatch(tickets);
 
     let committed: Committed;
     try {
@@ -241,73 +159,27 @@ export class Sequencer {
           );
         }
 
-        // Sequence: one lookup for the whole batch against stored leaves.
-        const stored = await findStoredLeaves(
-          q,
-          candidates.map((t) => t.entry.leafHash),
-        );
-        const fresh = candidates.filter((t) => !stored.has(t.entry.leafHash.toString('hex')));
-        // A re-delivered ticket whose leaf is stored was stored by its own earlier delivery:
-        // it will be answered with that entry, so read the rows (rare: only after a crash).
-        const redeliveredIdx: number[] = [];
-        for (const t of candidates) {
-          const idx = stored.get(t.entry.leafHash.toString('hex'));
-          if (idx !== undefined && t.redelivered === true) redeliveredIdx.push(idx);
-        }
-        const storedEntries = new Map<string, StoredEntry>();
-        if (redeliveredIdx.length > 0) {
-          for (const e of await findStoredEntries(q, redeliveredIdx))
-            storedEntries.set(e.leafHash.toString('hex'), e);
-        }
+        const { stored, storedEntries, fresh } = await sequenceCandidates(q, plan.candidates);
         if (fresh.length === 0) return { appended: [], stored, storedEntries, checkpoint: dbHead, tiles: [] };
 
         const firstIndex = this.appender.size;
-        const integratedTime = Math.floor(this.now() / 1000);
-        const logID = this.identity.logIdHex;
-        const appended = fresh.map((ticket, i) => {
-          const e = ticket.entry;
-          const index = firstIndex + i;
-          const set = this.signer.signSet({
-            body: e.body.toString('base64'),
-            integratedTime,
-            logID,
-            logIndex: index,
-          });
-          const entry: NewEntry = {
-            index,
-            leafHash: e.leafHash,
-            body: e.body,
-            kind: e.kind,
-            apiVersion: e.apiVersion,
-            integratedTime,
-            set,
-            indexKeys: e.indexKeys,
-          };
-          return { ticket, entry };
-        });
-
-        // Integrate: this advances the in-memory tree before COMMIT; every failure path below
-        // ends in reload(), which puts it back to the committed state.
-        const result = this.appender.append(fresh.map((t) => t.entry.leafHash));
-        const checkpoint: SignedCheckpoint = {
-          size: result.size,
-          rootHash: result.root,
-          note: this.signer.signCheckpoint(result.size, result.root),
-        };
-
-        await insertEntries(
+        // Integrate: advances the in-memory tree before COMMIT; every failure path below ends in
+        // reload(), which puts it back to the committed state.
+        const { appended, checkpoint, tiles } = await integrateFresh(
           q,
-          appended.map((a) => a.entry),
+          fresh,
+          this.appender,
+          this.signer,
+          this.identity,
+          this.now,
         );
-        await upsertTiles(q, result.tiles);
-        await insertCheckpoint(q, checkpoint, this.now());
         await this.options.beforeCommit?.({ firstIndex, count: fresh.length });
         // Durable step: COMMIT (in db.transaction). Before it returns, a crash leaves nothing of
         // this batch (SQLite ignores uncommitted WAL frames, PostgreSQL aborts the transaction);
         // no submitter has an answer and they retry. After it, entries, tiles and the checkpoint
         // covering them are all durable together; a crash before the answers below go out
         // loses only the answers, and a retry gets 409 pointing at the stored entry.
-        return { appended, stored, storedEntries, checkpoint, tiles: result.tiles };
+        return { appended, stored, storedEntries, checkpoint, tiles };
       });
     } catch (e) {
       // Rolled back (or the COMMIT's outcome is unknown): bring memory back to whatever the
@@ -337,12 +209,13 @@ export class Sequencer {
       appended: committed.appended.length,
       enqueuedAt: committed.appended.map((a) => a.ticket.enqueuedAt),
     });
+    // Publish: the answers go out only now, after COMMIT.
     if (this.sink === undefined) {
-      this.publish(committed, laterDuplicates, firstOf);
-      if (committed.appended.length > 0) await this.answer(committed);
+      rejectDuplicates(committed, plan, this.identity);
+      if (committed.appended.length > 0) await answerAppended(committed, this.tiles, this.logger);
       return;
     }
-    await this.sink.committed(this.describe(committed, laterDuplicates, firstOf));
+    await this.sink.committed(toCommittedBatch(committed, plan));
   }
 
   private async fail(tickets: readonly QueueTicket[], err: VellumError): Promise<void> {
@@ -352,93 +225,5 @@ export class Sequencer {
       return;
     }
     await this.sink.failed(tickets, err);
-  }
-
-  /** The committed batch in the shape a BatchSink takes. */
-  private describe(
-    c: Committed,
-    laterDuplicates: ReadonlyArray<{ ticket: QueueTicket; hex: string }>,
-    firstOf: ReadonlyMap<string, QueueTicket>,
-  ): CommittedBatch {
-    const indexOfNew = new Map<QueueTicket, number>();
-    const appended = c.appended.map(({ ticket, entry }) => {
-      indexOfNew.set(ticket, entry.index);
-      const stored: StoredEntry = {
-        index: entry.index,
-        leafHash: entry.leafHash,
-        body: entry.body,
-        kind: entry.kind,
-        apiVersion: entry.apiVersion,
-        integratedTime: entry.integratedTime,
-        set: entry.set,
-      };
-      return { ticket, entry: stored };
-    });
-    const stored: Array<{ ticket: QueueTicket; index: number; entry?: StoredEntry }> = [];
-    for (const [hex, t] of firstOf) {
-      const index = c.stored.get(hex);
-      if (index === undefined) continue;
-      const entry = t.redelivered === true ? c.storedEntries.get(hex) : undefined;
-      stored.push(entry === undefined ? { ticket: t, index } : { ticket: t, index, entry });
-    }
-    const repeats = laterDuplicates.map((d) => ({
-      ticket: d.ticket,
-      index: c.stored.get(d.hex) ?? indexOfNew.get(firstOf.get(d.hex)!)!,
-    }));
-    return { checkpoint: c.checkpoint, appended, stored, repeats };
-  }
-
-  /** Post-commit bookkeeping and the answers that need no proof. */
-  private publish(
-    c: Committed,
-    laterDuplicates: ReadonlyArray<{ ticket: QueueTicket; hex: string }>,
-    firstOf: ReadonlyMap<string, QueueTicket>,
-  ): void {
-    const indexOfNew = new Map<QueueTicket, number>();
-    for (const a of c.appended) indexOfNew.set(a.ticket, a.entry.index);
-    for (const t of firstOf.values()) {
-      const storedIndex = c.stored.get(t.entry.leafHash.toString('hex'));
-      if (storedIndex !== undefined) t.reject(duplicate(this.identity, t.entry.leafHash, storedIndex));
-    }
-    for (const d of laterDuplicates) {
-      const first = firstOf.get(d.hex)!;
-      const index = c.stored.get(d.hex) ?? indexOfNew.get(first)!;
-      d.ticket.reject(duplicate(this.identity, d.ticket.entry.leafHash, index));
-    }
-  }
-
-  /**
-   * Inclusion proofs from the tile cache (every tile on a new entry's path was just written, so
-   * no database reads), each checked against the checkpoint it is returned with.
-   */
-  private async answer(c: Committed): Promise<void> {
-    const { size, rootHash } = c.checkpoint;
-    await Promise.all(
-      c.appended.map(async ({ ticket, entry }) => {
-        try {
-          const proof = await inclusionProof(this.tiles, entry.index, size);
-          verifyInclusion(entry.leafHash, entry.index, size, proof, rootHash);
-          const stored = {
-            index: entry.index,
-            leafHash: entry.leafHash,
-            body: entry.body,
-            kind: entry.kind,
-            apiVersion: entry.apiVersion,
-            integratedTime: entry.integratedTime,
-            set: entry.set,
-          };
-          ticket.resolve({ entry: stored, checkpoint: c.checkpoint, inclusionProof: proof });
-        } catch (e) {
-          // The entry is committed; only its answer failed. The client can fetch it by hash.
-          this.logger.error(`entry ${entry.index} committed but its proof failed: ${(e as Error).message}`);
-          ticket.reject(
-            new VellumError(
-              'INTERNAL',
-              `entry ${entry.index} was logged but its inclusion proof could not be built`,
-            ),
-          );
-        }
-      }),
-    );
   }
 }

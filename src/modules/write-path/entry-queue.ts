@@ -13,6 +13,11 @@ export interface QueueTicket {
    * not as a duplicate.
    */
   readonly redelivered?: boolean;
+  /**
+   * The Redis path's submission token: names the API request that created the job, so the batch
+   * record tells replicas which one submission gets 201. Undefined in process.
+   */
+  readonly submission?: string;
   /** Called once the batch holding the entry has committed. */
   resolve(accepted: AcceptedEntry): void;
   reject(error: VellumError): void;
@@ -21,6 +26,8 @@ export interface QueueTicket {
 export interface EnqueueOptions {
   /** See QueueTicket.redelivered. */
   readonly redelivered?: boolean;
+  /** See QueueTicket.submission. */
+  readonly submission?: string;
 }
 
 /**
@@ -59,8 +66,9 @@ export class InProcessQueue implements EntryQueue {
   enqueue(entry: PreparedEntry, options?: EnqueueOptions): Promise<AcceptedEntry> {
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
     const redelivered = options?.redelivered === true;
+    const submission = options?.submission;
     return new Promise<AcceptedEntry>((resolve, reject) => {
-      this.items.push({ entry, enqueuedAt: this.now(), redelivered, resolve, reject });
+      this.items.push({ entry, enqueuedAt: this.now(), redelivered, submission, resolve, reject });
       this.listener?.();
     });
   }
