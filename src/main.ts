@@ -8,6 +8,7 @@ import { MetricsService } from './modules/api/metrics.service';
 import { buildOpenApiDocument, DOCS_PATH } from './modules/api/openapi';
 import type { VellumConfig } from './modules/config/config';
 import { configureFastify, createFastifyAdapter } from './modules/http/fastify-setup';
+import { registerRateLimit } from './modules/http/rate-limit';
 
 export function nestLogLevels(level: VellumConfig['logLevel']): LogLevel[] {
   const order: LogLevel[][] = [['fatal', 'error'], ['warn'], ['log'], ['debug', 'verbose']];
@@ -45,6 +46,7 @@ export async function createApp(
   );
   if (opts.preview) return app;
   configureFastify(app, config, app.get(MetricsService));
+  await registerRateLimit(app, config.httpLimits);
   if (opts.swaggerUi !== false) {
     SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), {
       jsonDocumentUrl: `${DOCS_PATH}/openapi.json`,

@@ -41,6 +41,7 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, ExitCode>> = {
   NOT_FOUND: EXIT.error,
   CONFLICT: EXIT.error,
   PUSHBACK: EXIT.error,
+  RATE_LIMITED: EXIT.error,
   UNAVAILABLE: EXIT.error,
   INTERNAL: EXIT.error,
 };

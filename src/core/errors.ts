@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   'TOO_LARGE',
   /** The log is overloaded; the client should retry later. */
   'PUSHBACK',
+  /** This client address asked too often; `details.retryAfterSeconds` says when it may ask again. */
+  'RATE_LIMITED',
   /** A dependency (database, queue, sequencer) is unavailable. */
   'UNAVAILABLE',
   /** An internal invariant was broken; never caused by client input. */

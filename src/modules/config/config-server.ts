@@ -207,6 +207,78 @@ export const serverVariables = {
     100,
     600_000,
   ),
+  // Hostile clients: how long one may hold a connection, how many connections there may be, how
+  // often one address may ask (see "Limits" in the README).
+  HEADERS_TIMEOUT_MS: int(
+    {
+      section: server,
+      default: '`10000`',
+      description: 'a connection whose request headers are not all in within this is closed',
+    },
+    10_000,
+    100,
+    600_000,
+  ),
+  REQUEST_TIMEOUT_MS: int(
+    {
+      section: server,
+      default: '`30000`',
+      description:
+        'a connection whose whole request (headers and body) is not in within this gets 408 and is closed; at least `HEADERS_TIMEOUT_MS`',
+    },
+    30_000,
+    100,
+    600_000,
+  ),
+  BODY_IDLE_TIMEOUT_MS: int(
+    {
+      section: server,
+      default: '`10000`',
+      description: 'a connection that stops sending its request body for this long is closed',
+    },
+    10_000,
+    100,
+    600_000,
+  ),
+  KEEP_ALIVE_TIMEOUT_MS: int(
+    {
+      section: server,
+      default: '`5000`',
+      description:
+        "an idle keep-alive connection is closed after this; behind a load balancer set it above the balancer's idle timeout",
+    },
+    5_000,
+    100,
+    600_000,
+  ),
+  MAX_CONNECTIONS: int(
+    {
+      section: server,
+      default: '`900`',
+      description:
+        'open connections beyond which new ones are closed at once (logged, `vellum_http_connections_dropped_total`); keep it below the file-descriptor limit (`ulimit -n`)',
+    },
+    900,
+    1,
+    1_000_000,
+  ),
+  RATE_LIMIT_MAX: int(
+    {
+      section: server,
+      default: '`0` (off)',
+      description:
+        'requests one client address may make per `RATE_LIMIT_WINDOW_MS` before 429 + `Retry-After` (health, readiness and metrics exempt)',
+    },
+    0,
+    0,
+    10_000_000,
+  ),
+  RATE_LIMIT_WINDOW_MS: int(
+    { section: server, default: '`60000`', description: 'the window `RATE_LIMIT_MAX` counts in' },
+    60_000,
+    1_000,
+    86_400_000,
+  ),
   LOG_LEVEL: oneOf(
     { section: server, default: '`info`', description: '`error`, `warn`, `info` or `debug`' },
     'info',

@@ -70,6 +70,22 @@ export interface VellumConfig {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** `json`: every log line one JSON object (for log collectors); `text`: Nest's console format. */
   readonly logFormat: 'text' | 'json';
+  /** What one HTTP client may hold and ask for. */
+  readonly httpLimits: HttpLimits;
+}
+
+/** Bounds on hostile or broken HTTP clients; all in milliseconds except the counts. */
+export interface HttpLimits {
+  readonly headersTimeoutMs: number;
+  /** Receiving the whole request, headers and body; never shorter than headersTimeoutMs. */
+  readonly requestTimeoutMs: number;
+  /** Socket inactivity while a request body is being received. */
+  readonly bodyIdleTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+  /** Requests per client address per window; 0 turns rate limiting off. */
+  readonly rateLimitMax: number;
+  readonly rateLimitWindowMs: number;
 }
 
 export { ConfigError, type Env } from './config-schema';
@@ -160,6 +176,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     );
   }
 
+  // Node refuses a headers timeout longer than the request timeout; say which variable is wrong.
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      'REQUEST_TIMEOUT_MS',
+      `must be at least HEADERS_TIMEOUT_MS (${e.HEADERS_TIMEOUT_MS}), got ${e.REQUEST_TIMEOUT_MS}`,
+    );
+  }
+
   const cfg: VellumConfig = {
     port,
     host,
@@ -186,6 +210,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     submitSweepAfterMs: e.SUBMIT_SWEEP_AFTER_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
+    httpLimits: Object.freeze({
+      headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
+      rateLimitMax: e.RATE_LIMIT_MAX,
+      rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    }),
   };
   return Object.freeze(cfg);
 }

@@ -7,6 +7,7 @@ import { VellumError } from '../../core/errors';
 import { requireJsonDepth } from '../../core/json-limits';
 import type { VellumConfig } from '../config/config';
 import type { MetricsService } from '../api/metrics.service';
+import { guardConnections, limitRequests, serverTimeouts } from './connection-limits';
 import { RouteTable } from './route-table';
 
 /** Route config flag: hand the handler the raw request bytes instead of parsed JSON. */
@@ -33,9 +34,11 @@ export function createFastifyAdapter(config: VellumConfig): FastifyAdapter {
     // sigstore-python POSTs to `/api/v1/log/entries/retrieve/`; UUIDs of the wrong length should
     // reach the handler's pattern check (422) instead of failing the router's length cap (404).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
-    // Under load a keep-alive connection carries thousands of requests; Node's defaults
-    // (5 s keep-alive, 1000 requests per socket) would make clients reconnect needlessly.
-    keepAliveTimeout: 65_000,
+    // Headers, request and keep-alive timeouts: a client holding a connection open without
+    // finishing its request is closed.
+    ...serverTimeouts(config.httpLimits),
+    // Under load a keep-alive connection carries thousands of requests; Node's default of 1000
+    // requests per socket would make clients reconnect needlessly.
     maxRequestsPerSocket: 0,
     return503OnClosing: true,
   });
@@ -56,6 +59,9 @@ export function configureFastify(
   fastify.addHook('onRoute', (route) => {
     routes.add(route.url, route.method as string | string[]);
   });
+
+  guardConnections(fastify.server, config.httpLimits, metrics?.registry);
+  limitRequests(fastify, config.httpLimits);
 
   // JSON is the only accepted body type: anything else is 415 (Fastify's "no parser" error).
   fastify.removeAllContentTypeParsers();

@@ -41,6 +41,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   TOO_LARGE: 413,
   PUSHBACK: 503,
+  RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INVALID_DER: 400,
   INVALID_CERTIFICATE: 400,
@@ -143,6 +144,12 @@ function fromVellumError(err: VellumError): HttpErrorResponse {
       return {
         status,
         body: { code: 503, message: err.message },
+        headers: { 'retry-after': retryAfter(err) },
+      };
+    case 'RATE_LIMITED':
+      return {
+        status,
+        body: { code: 429, message: err.message },
         headers: { 'retry-after': retryAfter(err) },
       };
     case 'UNAVAILABLE':

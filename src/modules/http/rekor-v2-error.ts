@@ -8,7 +8,7 @@ export const REKOR_V2_PREFIX = '/api/v2/';
  * gRPC status codes for the HTTP statuses Vellum answers with, as grpc-gateway pairs them
  * (`runtime.HTTPStatusFromCode`): InvalidArgument 400, NotFound 404, AlreadyExists 409,
  * Unimplemented 405 (rekor-tiles' frozen log), Unavailable 503, Canceled 499, ResourceExhausted
- * for an oversized body, Internal for the rest.
+ * for an oversized body or a rate-limited client (429), Internal for the rest.
  */
 const GRPC_CODE: Readonly<Record<number, number>> = {
   400: 3,
@@ -18,6 +18,7 @@ const GRPC_CODE: Readonly<Record<number, number>> = {
   413: 8,
   415: 3,
   422: 3,
+  429: 8,
   499: 1,
   503: 14,
 };
