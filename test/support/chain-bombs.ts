@@ -4,7 +4,7 @@
  * root that is not a CA, so no ordering ever reaches a trust anchor. Trying every ordering of the
  * eight CA certificates of the 10-certificate form costs tens of thousands of signature checks.
  */
-import { createHash, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { buildCertificate, newKeyPair, type BuiltCert } from './x509-builder';
 
 export interface ChainBomb {
@@ -43,4 +43,31 @@ export function hashedrekordWithPem(
       },
     },
   };
+}
+
+/**
+ * A dsse ProposedEntry that is valid but as slow as the kind allows: 16 P-521 verifiers, each
+ * signature listed in the reverse of its key's order, so the keys try 136 signatures in all.
+ */
+export function slowDsse(): Record<string, unknown> {
+  const payloadType = 'application/vnd.in-toto+json';
+  const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [] }));
+  const pae = Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `),
+    payload,
+  ]);
+  const keys = Array.from({ length: 16 }, () => generateKeyPairSync('ec', { namedCurve: 'P-521' }));
+  const signatures = keys.map((k) => ({
+    keyid: '',
+    sig: sign('sha256', pae, k.privateKey).toString('base64'),
+  }));
+  const envelope = JSON.stringify({
+    payload: payload.toString('base64'),
+    payloadType,
+    signatures: signatures.reverse(),
+  });
+  const verifiers = keys.map((k) =>
+    Buffer.from(k.publicKey.export({ type: 'spki', format: 'pem' }) as string).toString('base64'),
+  );
+  return { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers } } };
 }
