@@ -16,7 +16,7 @@
  */
 import type { SignatureVerifier } from './verifier';
 import { isVellumError } from '../errors';
-import { parseVerificationMaterial, type VerificationMaterial } from '../x509';
+import { ChainChecks, parseVerificationMaterial, type VerificationMaterial } from '../x509';
 import { decodeGoBase64, invalidEntry, invalidSignature, pae } from './common';
 
 export interface EnvelopeSignature {
@@ -68,12 +68,14 @@ export function verifyEnvelope(
   const bySignature = new Map<string, VerificationMaterial>();
   const keyMaterials: VerificationMaterial[] = [];
   let decoded: { payload: Buffer; message: Buffer; sigs: Buffer[] } | undefined;
+  // One signature-check budget for all the verifiers' chains together: the bound is per entry.
+  const chainChecks = new ChainChecks();
 
   for (const keyPem of keys) {
     if (stopWhenAllVerified && remaining.size === 0) break;
     let material: VerificationMaterial;
     try {
-      material = parseVerificationMaterial(keyPem, true);
+      material = parseVerificationMaterial(keyPem, true, chainChecks);
     } catch (e) {
       if (isVellumError(e, 'INVALID_CERTIFICATE'))
         throw invalidEntry(`could not parse public key as x509: ${e.message}`);

@@ -78,50 +78,116 @@ function maySignCertificates(cert: Certificate): boolean {
   }
 }
 
-function signedBy(
-  child: Certificate,
-  parent: Certificate,
-  keys: Map<Certificate, KeyObject | null>,
-): boolean {
-  if (!child.issuer.equals(parent.subject) || !maySignCertificates(parent)) return false;
-  const hash = SIGNATURE_HASH[child.signatureAlgorithm];
-  if (hash === undefined) return false;
-  let key = keys.get(parent);
-  if (key === undefined) {
-    try {
-      key = createPublicKey({ key: parent.spki, format: 'der', type: 'spki' });
-    } catch {
-      key = null;
-    }
-    keys.set(parent, key);
+/**
+ * Go's crypto/x509 gives one Verify call a budget of 100 signature checks
+ * (maxChainSignatureChecks); Vellum gives one entry the same, shared by every chain in it (a DSSE
+ * or in-toto entry may carry 16 verifiers, each a chain of up to 10 certificates).
+ */
+export const MAX_CHAIN_SIGNATURE_CHECKS = 100;
+
+/**
+ * The chain-verification work of one entry: how many signatures were checked, against which
+ * budget, and the outcome of every (child, parent) pair already checked, so a certificate that
+ * appears in several chains of the entry is checked against each parent once.
+ */
+export class ChainChecks {
+  private spent = 0;
+  /** child DER -> parent SPKI -> verified; latin1 strings are exact byte-for-byte keys. */
+  private readonly outcomes = new Map<string, Map<string, boolean>>();
+  private readonly keys = new Map<string, KeyObject | null>();
+
+  constructor(readonly limit: number = MAX_CHAIN_SIGNATURE_CHECKS) {}
+
+  /** Signatures checked so far (memoised pairs count once). */
+  get used(): number {
+    return this.spent;
   }
-  if (key === null) return false;
-  try {
-    return verify(hash, child.tbs, key, child.signature);
-  } catch {
-    return false;
+
+  /** Whether `parent`'s key verifies `child`'s signature; the first look at a pair costs one check. */
+  verifies(child: Certificate, parent: Certificate): boolean {
+    const childKey = child.der.toString('latin1');
+    const parentKey = parent.spki.toString('latin1');
+    let byParent = this.outcomes.get(childKey);
+    const known = byParent?.get(parentKey);
+    if (known !== undefined) return known;
+    if (this.spent >= this.limit) {
+      throw certificateError(
+        `x509: signature check attempts limit (${this.limit}) reached while verifying certificate chain`,
+      );
+    }
+    this.spent++;
+    const ok = this.check(child, parent, parentKey);
+    if (byParent === undefined) this.outcomes.set(childKey, (byParent = new Map()));
+    byParent.set(parentKey, ok);
+    return ok;
+  }
+
+  private check(child: Certificate, parent: Certificate, parentKey: string): boolean {
+    let key = this.keys.get(parentKey);
+    if (key === undefined) {
+      try {
+        key = createPublicKey({ key: parent.spki, format: 'der', type: 'spki' });
+      } catch {
+        key = null;
+      }
+      this.keys.set(parentKey, key);
+    }
+    if (key === null) return false;
+    try {
+      return verify(SIGNATURE_HASH[child.signatureAlgorithm] ?? null, child.tbs, key, child.signature);
+    } catch {
+      return false;
+    }
   }
 }
 
-/** Throws INVALID_CERTIFICATE ("signed by unknown authority") unless the chain verifies. */
-export function verifyChain(certs: readonly Certificate[]): void {
+/** Everything but the signature: names chain, the parent may sign certificates, the algorithm is allowed. */
+function mayHaveSigned(child: Certificate, parent: Certificate): boolean {
+  return (
+    child.issuer.equals(parent.subject) &&
+    maySignCertificates(parent) &&
+    SIGNATURE_HASH[child.signatureAlgorithm] !== undefined
+  );
+}
+
+/**
+ * Throws INVALID_CERTIFICATE ("signed by unknown authority") unless the chain verifies, or when
+ * `checks` runs out of budget first.
+ *
+ * Nothing a path may pass through depends on the path before it (no path length or name
+ * constraints are applied), so a path exists exactly when the root is reachable from the leaf in
+ * the graph of "is signed by" edges. A breadth-first walk visits each certificate once and checks
+ * each (child, parent) pair at most once: fewer than n² signatures for n distinct certificates, where
+ * trying every ordering (a leaf, seven CA certificates sharing one name and key, a root that
+ * is not a CA) took tens of thousands.
+ */
+export function verifyChain(certs: readonly Certificate[], checks: ChainChecks = new ChainChecks()): void {
   if (certs.length < 2) return;
   const leaf = certs[0]!;
   const root = certs[certs.length - 1]!;
   if (leaf.der.equals(root.der)) return;
-  const intermediates = certs.slice(1, -1);
+  // A copy of the leaf, of the root or of another intermediate adds no path: drop it.
+  const seen = new Set([leaf.der.toString('latin1'), root.der.toString('latin1')]);
+  const intermediates: Certificate[] = [];
+  for (const c of certs.slice(1, -1)) {
+    const k = c.der.toString('latin1');
+    if (seen.has(k)) continue;
+    seen.add(k);
+    intermediates.push(c);
+  }
   const at = leaf.notBefore;
   const usable = (c: Certificate): boolean => isCa(c) && c.notBefore <= at && at <= c.notAfter;
-  const keys = new Map<Certificate, KeyObject | null>();
-  const search = (c: Certificate, path: Set<Certificate>): boolean => {
-    if (usable(root) && signedBy(c, root, keys)) return true;
-    for (const p of intermediates) {
-      if (path.has(p) || !usable(p) || !signedBy(c, p, keys)) continue;
-      path.add(p);
-      if (search(p, path)) return true;
-      path.delete(p);
+  const rootUsable = usable(root);
+  const unvisited = new Set(intermediates.filter(usable));
+  const frontier: Certificate[] = [leaf];
+  for (let i = 0; i < frontier.length; i++) {
+    const c = frontier[i]!;
+    if (rootUsable && mayHaveSigned(c, root) && checks.verifies(c, root)) return;
+    for (const p of unvisited) {
+      if (!mayHaveSigned(c, p) || !checks.verifies(c, p)) continue;
+      unvisited.delete(p);
+      frontier.push(p);
     }
-    return false;
-  };
-  if (!search(leaf, new Set([leaf]))) throw certificateError('x509: certificate signed by unknown authority');
+  }
+  throw certificateError('x509: certificate signed by unknown authority');
 }

@@ -11,7 +11,7 @@ import { pemDecodeAll, pemEncode } from '../encoding';
 import { isVellumError } from '../errors';
 import { readTlv } from '../asn1';
 import { duplicateExtensionOids, parseCertificate, type Certificate } from './certificate';
-import { basicConstraintsCa, keyUsageCertSign, verifyChain } from './chain';
+import { basicConstraintsCa, ChainChecks, keyUsageCertSign, verifyChain } from './chain';
 import { OID_FULCIO_OTHERNAME_SAN } from './fulcio';
 import {
   OID_SAN,
@@ -101,9 +101,14 @@ function parseEntryCertificate(der: Buffer): { cert: Certificate; subjects: stri
 /**
  * Parses the PEM text of a hashedrekord `publicKey.content` or a DSSE/intoto verifier, like Go's
  * `x509.NewPublicKey` (surrounding whitespace trimmed; more than one block means a chain).
- * With `checkChain`, a multi-certificate chain must verify.
+ * With `checkChain`, a multi-certificate chain must verify, spending from `checks` (the entry's
+ * signature-check budget when it has several chains; a fresh one otherwise).
  */
-export function parseVerificationMaterial(pemBytes: Buffer, checkChain: boolean): VerificationMaterial {
+export function parseVerificationMaterial(
+  pemBytes: Buffer,
+  checkChain: boolean,
+  checks: ChainChecks = new ChainChecks(),
+): VerificationMaterial {
   let blocks: Array<{ type: string; der: Buffer }>;
   try {
     // latin1 keeps one character per byte, so non-ASCII bytes fail the PEM grammar instead of
@@ -126,7 +131,11 @@ export function parseVerificationMaterial(pemBytes: Buffer, checkChain: boolean)
     return parseEntryCertificate(b.der);
   });
   const key = parseSpki(parsed[0]!.cert.spki);
-  if (checkChain) verifyChain(parsed.map((p) => p.cert));
+  if (checkChain)
+    verifyChain(
+      parsed.map((p) => p.cert),
+      checks,
+    );
   return {
     key,
     certificates: parsed.map((p) => p.cert.der),

@@ -119,6 +119,17 @@ export const serverVariables = {
     0,
     256,
   ),
+  VERIFY_TASK_TIMEOUT_MS: int(
+    {
+      section: server,
+      default: '`2000`',
+      description:
+        'longest one entry may take on a verification worker: past it the submission gets 400 and the worker thread is replaced (no bound with `VERIFY_WORKERS=0`)',
+    },
+    2_000,
+    10,
+    600_000,
+  ),
   ROLE: oneOf(
     {
       section: server,

@@ -33,6 +33,8 @@ export interface VellumConfig {
   readonly maxPending: number;
   /** Signature-verification worker threads. */
   readonly verifyWorkers: number;
+  /** Longest one entry may spend on a verification worker before the worker is replaced. */
+  readonly verifyTaskTimeoutMs: number;
   readonly redisUrl: string | undefined;
   /**
    * Namespace of every Redis key Vellum uses (BullMQ queue prefix, results stream). Deployments
@@ -200,6 +202,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     maxEntryBytes: e.MAX_ENTRY_BYTES,
     maxPending: e.MAX_PENDING,
     verifyWorkers: e.VERIFY_WORKERS,
+    verifyTaskTimeoutMs: e.VERIFY_TASK_TIMEOUT_MS,
     redisUrl,
     redisPrefix: e.REDIS_PREFIX,
     role,

@@ -1,12 +1,14 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Counter, Registry } from 'prom-client';
 import { ERROR_CODES, ErrorCode, VellumError } from '../../core/errors';
 import { createFastVerifier } from '../../crypto/fast-verifier';
+import { MetricsService } from '../api/metrics.service';
 import { VELLUM_CONFIG, VellumConfig } from '../config/config';
 import type { PreparedEntry } from '../log/log.types';
 import { prepareFromJson } from './verify-core';
-import { ownedBytes, VerifyRequest, VerifyResult } from './verify-protocol';
+import { ownedBytes, VerifyRequest, VerifyResult, WorkerProgress } from './verify-protocol';
 
 interface Task {
   readonly req: VerifyRequest;
@@ -19,6 +21,9 @@ interface Slot {
   /** The batch this worker is working on; empty when idle. At most one batch per worker. */
   readonly busy: Map<number, Task>;
   readonly startedAt: number;
+  readonly progress: WorkerProgress;
+  /** Stopped for running past the time budget; its exit and any late answer are ignored. */
+  retired: boolean;
 }
 
 /**
@@ -36,6 +41,14 @@ const MAX_BATCH = 32;
  * worker takes its share of it. Under load the queue fills while the workers are busy, so batches
  * grow with the load and the per-message cost (about 20 µs for a lone message, a few µs per entry
  * in a batch of 16) is amortized; when idle, a request is dispatched in the same event-loop turn.
+ *
+ * Time budget: each worker publishes which entry it is on and since when (WorkerProgress). A
+ * watchdog fails an entry that has run longer than `config.verifyTaskTimeoutMs` with a 400,
+ * terminates its worker (a synchronous verification cannot be interrupted any other way), starts
+ * a replacement at once and puts the rest of that worker's batch back at the head of the queue:
+ * their answers were to come with the batch's, so they are prepared again (preparation is pure).
+ * An honest entry on a machine starved of CPU can also run past the budget; it gets the same 400
+ * and may be resubmitted.
  */
 @Injectable()
 export class VerifyPool implements OnModuleDestroy {
@@ -50,10 +63,33 @@ export class VerifyPool implements OnModuleDestroy {
   private inlineVerifier: ReturnType<typeof createFastVerifier> | undefined;
   /** Above this many entries waiting for verification, new ones are pushed back (503). */
   private readonly maxInflight: number;
+  private readonly budgetMs: number;
+  private readonly watchdog: NodeJS.Timeout | undefined;
+  private readonly killed: Counter;
 
-  constructor(@Inject(VELLUM_CONFIG) config: VellumConfig) {
+  constructor(@Inject(VELLUM_CONFIG) config: VellumConfig, @Optional() metrics?: MetricsService) {
     this.maxInflight = Math.max(64, config.maxPending);
+    this.budgetMs = config.verifyTaskTimeoutMs;
+    const registry = metrics?.registry ?? new Registry();
+    this.killed =
+      (registry.getSingleMetric('vellum_verify_tasks_killed_total') as Counter | undefined) ??
+      new Counter({
+        name: 'vellum_verify_tasks_killed_total',
+        help: 'entries whose verification ran past VERIFY_TASK_TIMEOUT_MS (each one cost a worker thread)',
+        registers: [registry],
+      });
     for (let i = 0; i < config.verifyWorkers; i++) this.slots.push(this.spawn());
+    if (config.verifyWorkers > 0) {
+      // A tick of a quarter of the budget stops an entry by 1.25 budgets at the latest.
+      const tick = Math.min(250, Math.max(5, Math.floor(this.budgetMs / 4)));
+      this.watchdog = setInterval(() => this.stopOverrunning(), tick);
+      this.watchdog.unref();
+    }
+  }
+
+  /** Entries stopped for running past the time budget, since this pool started. */
+  async killedTasks(): Promise<number> {
+    return (await this.killed.get()).values[0]?.value ?? 0;
   }
 
   /** Live workers (fewer than configured while a crashed one is being replaced). */
@@ -92,11 +128,14 @@ export class VerifyPool implements OnModuleDestroy {
       );
     }
     const bytes = ownedBytes(json);
+    // Ids travel through an Int32Array (WorkerProgress): wrap before 2^31, never reaching 0.
+    const id = this.nextId;
+    this.nextId = (this.nextId % 0x7fffffff) + 1;
     const req: VerifyRequest = forSearch
-      ? { id: this.nextId++, json: bytes, forSearch }
+      ? { id, json: bytes, forSearch }
       : v2
-        ? { id: this.nextId++, json: bytes, v2 }
-        : { id: this.nextId++, json: bytes };
+        ? { id, json: bytes, v2 }
+        : { id, json: bytes };
     return new Promise<PreparedEntry>((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
       this.inflightTotal++;
@@ -118,6 +157,7 @@ export class VerifyPool implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -139,15 +179,15 @@ export class VerifyPool implements OnModuleDestroy {
       if (this.queued === 0) break;
       const n = Math.min(share, this.queued);
       const batch: VerifyRequest[] = new Array(n);
-      const transfer: ArrayBuffer[] = new Array(n);
       for (let i = 0; i < n; i++) {
         const task = this.queue[this.queueHead]!;
         this.queue[this.queueHead++] = undefined as unknown as Task;
         slot.busy.set(task.req.id, task);
         batch[i] = task.req;
-        transfer[i] = task.req.json.buffer as ArrayBuffer;
       }
-      slot.worker.postMessage(batch, transfer);
+      // Copied, not transferred: the pool keeps each request's bytes until its answer arrives, so
+      // a batch whose worker is stopped for running past the budget can be sent again.
+      slot.worker.postMessage(batch);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -177,17 +217,57 @@ export class VerifyPool implements OnModuleDestroy {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(join(__dirname, 'verify-worker.js'));
+    const progress = new WorkerProgress();
+    const worker = new Worker(join(__dirname, 'verify-worker.js'), {
+      workerData: { progress: progress.buffer },
+    });
     // Workers must not keep a shutting-down process alive.
     worker.unref();
-    const slot: Slot = { worker, busy: new Map(), startedAt: Date.now() };
+    const slot: Slot = { worker, busy: new Map(), startedAt: Date.now(), progress, retired: false };
     worker.on('message', (results: VerifyResult[]) => this.onResults(slot, results));
     worker.on('error', (err) => this.logger.error(`verification worker failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => this.onExit(slot, code));
     return slot;
   }
 
+  /** The watchdog: fails each entry past the time budget and replaces the worker it holds. */
+  private stopOverrunning(): void {
+    if (this.closing) return;
+    const now = Date.now();
+    for (const slot of [...this.slots]) {
+      if (slot.busy.size === 0) continue;
+      const at = slot.progress.current();
+      if (at === undefined || now - at.since <= this.budgetMs) continue;
+      const task = slot.busy.get(at.id);
+      if (task === undefined) continue;
+      this.retire(slot, task, now - at.since);
+    }
+  }
+
+  private retire(slot: Slot, culprit: Task, ranMs: number): void {
+    slot.retired = true;
+    slot.busy.delete(culprit.req.id);
+    this.inflightTotal--;
+    this.killed.inc();
+    culprit.reject(
+      new VellumError(
+        'INVALID_ENTRY',
+        `verifying this entry took longer than the ${this.budgetMs} ms allowed per entry; it was stopped`,
+      ),
+    );
+    this.queue.splice(this.queueHead, 0, ...slot.busy.values());
+    slot.busy.clear();
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    this.logger.warn(
+      `an entry ran ${ranMs} ms on a verification worker (budget ${this.budgetMs} ms); replacing the worker`,
+    );
+    void slot.worker.terminate();
+    this.slots.push(this.spawn());
+    this.dispatch();
+  }
+
   private onExit(slot: Slot, code: number): void {
+    if (slot.retired) return;
     // The batch it held is lost: fail those requests (503); queued ones go to the other workers.
     for (const task of slot.busy.values()) {
       task.reject(new VellumError('UNAVAILABLE', 'signature verification worker stopped'));

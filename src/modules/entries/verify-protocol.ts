@@ -1,7 +1,8 @@
 /**
  * Messages between the verification pool and its workers. Requests and results travel in
- * batches (one postMessage per event-loop turn, not per entry) and byte payloads are transferred,
- * not copied, so the main thread's cost per entry stays a few microseconds.
+ * batches (one postMessage per event-loop turn, not per entry), so the main thread's cost per entry
+ * stays a few microseconds. Request bytes are copied (the pool keeps them to send a batch again
+ * when its worker is stopped); result bytes are transferred.
  */
 export interface VerifyRequest {
   readonly id: number;
@@ -39,4 +40,37 @@ export type VerifyResult =
 export function ownedBytes(b: Uint8Array): Uint8Array {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b;
   return new Uint8Array(b);
+}
+
+/**
+ * Which request a worker is preparing and since when, in memory the pool shares with it, so the
+ * pool can see a stuck entry without waiting for the batch's answer (which comes all at once).
+ * The worker writes the start time before the id, so a reader that sees an id sees that id's start
+ * or a later one: a torn read can only under-estimate how long an entry has run.
+ */
+export class WorkerProgress {
+  private readonly ids: Int32Array;
+  private readonly since: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(16)) {
+    this.ids = new Int32Array(buffer, 0, 1);
+    this.since = new Float64Array(buffer, 8, 1);
+  }
+
+  begin(id: number): void {
+    this.since[0] = Date.now();
+    Atomics.store(this.ids, 0, id);
+  }
+
+  end(): void {
+    Atomics.store(this.ids, 0, 0);
+  }
+
+  /** The request id being prepared and when it started (epoch ms), or undefined when idle. */
+  current(): { readonly id: number; readonly since: number } | undefined {
+    const id = Atomics.load(this.ids, 0);
+    if (id === 0) return undefined;
+    const since = this.since[0]!;
+    return Atomics.load(this.ids, 0) === id ? { id, since } : undefined;
+  }
 }
