@@ -2,11 +2,10 @@ import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { VellumError } from '../../core/errors';
-import { int64Query } from '../http/params';
 import { LogReader } from '../log/log-reader.service';
 import { LogIdentity } from '../identity/log-identity';
 import { errorResponse, ref } from './openapi-schemas';
-import { lastQueryValue, parseTreeId, TREE_ID_PATTERN, treeIdQuery } from './rekor-params';
+import { int64Query, parseTreeId, TREE_ID_PATTERN, treeIdQuery } from './rekor-params';
 
 @ApiTags('tlog')
 @Controller('api/v1/log')
@@ -57,8 +56,8 @@ export class LogController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     // Parameter validation (422) in Rekor's binding order, then the handler's own checks (400).
-    const first = int64Query('firstSize', lastQueryValue(firstRaw), { min: 1, def: 1 });
-    const last = int64Query('lastSize', lastQueryValue(lastRaw), { min: 1 });
+    const first = int64Query('firstSize', firstRaw, { min: 1, def: 1 });
+    const last = int64Query('lastSize', lastRaw, { min: 1 });
     const treeId = treeIdQuery(treeRaw);
     if (first > last)
       throw new VellumError('INVALID_ARGUMENT', `firstSize(${first}) must be less than lastSize(${last})`);

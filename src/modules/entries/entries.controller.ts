@@ -4,11 +4,10 @@ import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from 
 import type { FastifyReply } from 'fastify';
 import { isVellumError, VellumError } from '../../core/errors';
 import { MetricsService } from '../api/metrics.service';
-import { lastQueryValue } from '../api/rekor-params';
+import { int64Query } from '../api/rekor-params';
 import { errorResponse, ref, UUID_PATTERN } from '../api/openapi-schemas';
 import { RAW_JSON } from '../http/fastify-setup';
 import { entryLocation, schemaError } from '../http/http-error';
-import { int64Query } from '../http/params';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
 import { WRITE_PATH, type WritePath } from '../write-path/write-path';
@@ -98,7 +97,7 @@ export class EntriesController {
   @ApiResponse({ status: 404, description: 'no entry at this index (empty body)' })
   @ApiResponse({ status: 422, ...errorResponse })
   async getByIndex(@Query('logIndex') logIndexRaw: unknown, @Res() reply: FastifyReply): Promise<void> {
-    const index = int64Query('logIndex', lastQueryValue(logIndexRaw), { min: 0 });
+    const index = int64Query('logIndex', logIndexRaw, { min: 0 });
     const entry = index <= Number.MAX_SAFE_INTEGER ? await this.reader.getByIndex(index) : null;
     await this.sendOne(entry, reply);
   }
