@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { isVellumError } from '../../core/errors';
 import type { EntryQueue } from '../write-path/entry-queue';
-import { type WriteCoalescer, blockingOptions, rateLimitedLog } from './redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { type WriteCoalescer, blockingOptions } from './redis-connection';
 import { type JobData, type QueueNames, decodeJob } from './wire';
 
 export interface BullConsumerOptions {

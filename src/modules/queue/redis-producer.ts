@@ -11,7 +11,8 @@ import type { WritePathMetrics } from '../metrics/write-path-metrics';
 import type { LogIdentity } from '../identity/log-identity';
 import { findStoredLeaves } from '../storage/log-queries';
 import { PendingGauge } from './pending-gauge';
-import { blockingOptions, commandOptions, connect, rateLimitedLog } from './redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { blockingOptions, commandOptions, connect } from './redis-connection';
 import {
   type BatchRecord,
   type JobData,
