@@ -115,3 +115,64 @@ test('distributed: the active sequencer loses the database; it steps down, the s
     await proxy.cut();
   }
 });
+
+/**
+ * ROLE=all on PostgreSQL without Redis (the embedded write path): the database goes away, so
+ * /ready says why it cannot write (the probe's read fails, and so does every batch), then it comes
+ * back and /ready recovers by itself before any write succeeds, and writes work again.
+ */
+test('distributed: ROLE=all on PostgreSQL: /ready 503 while the database is gone, 200 when it is back', async (t) => {
+  if (!(await needServices(t))) return;
+  const proxy = await PgProxy.start();
+  const dep = await deployment();
+  const dbName = new URL(dep.databaseUrl).pathname.slice(1);
+  try {
+    // An empty REDIS_URL is unset: the in-process write path.
+    const all = await startVellum(dep, {
+      name: 'all',
+      role: 'all',
+      databaseUrl: proxy.url(dbName),
+      redisUrl: '',
+    });
+    const all100 = bodies(100);
+    const load = new LoadClient([all.url], all100.slice(0, 40), { concurrency: 4, retryPauseMs: 100 });
+    await load.run();
+    load.close();
+    assert.equal((await getJson(`${all.url}/ready`)).status, 200);
+
+    await proxy.cut();
+    const down = await until(
+      '/ready 503 without the database',
+      async () => {
+        const r = await getJson(`${all.url}/ready`);
+        return r.status === 503 && /the database/.test(r.json.checks?.writes ?? '');
+      },
+      15_000,
+    );
+    t.diagnostic(`/ready 503 ${down} ms after the database went away`);
+    const refused = await fetch(`${all.url}/api/v1/log/entries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: all100[40]!,
+    });
+    assert.equal(refused.status, 503, 'a submission without the database is refused');
+
+    await proxy.restore();
+    const up = await until(
+      '/ready 200 with the database back',
+      async () => (await getJson(`${all.url}/ready`)).status === 200,
+      15_000,
+    );
+    t.diagnostic(`/ready 200 ${up} ms after the database came back`);
+    // Every body again: the first 40 answer 409 (stored once), the refused one and the rest 201.
+    const more = new LoadClient([all.url], all100, { concurrency: 4, retryPauseMs: 100 });
+    await more.run();
+    more.close();
+    assert.equal(more.count(409), 40);
+    const { size } = await verifyRun(dep, all.url, more);
+    assert.equal(size, 100);
+  } finally {
+    await dep.cleanup();
+    await proxy.cut();
+  }
+});

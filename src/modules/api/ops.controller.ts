@@ -92,30 +92,26 @@ export class OpsController {
         .map(([name, c]) => `${name}: ${c.detail ?? 'failing'}`)
         .join('; ');
     }
+    // Each component's state either way, so a 503 names which part cannot serve and why.
+    const checks =
+      components !== undefined
+        ? {
+            checks: Object.fromEntries(
+              Object.entries(components.checks).map(([k, c]) => [k, c.detail ?? (c.ok ? 'ok' : 'failing')]),
+            ),
+          }
+        : {};
     if (problem !== undefined) {
       void reply
         .code(503)
         .type('application/json')
-        .send(JSON.stringify({ code: 503, message: `not ready: ${problem}` }));
+        .send(JSON.stringify({ code: 503, message: `not ready: ${problem}`, ...checks }));
       return;
     }
     void reply
       .code(200)
       .type('application/json')
-      .send(
-        JSON.stringify({
-          status: 'ready',
-          treeSize,
-          role: this.config.role,
-          ...(components !== undefined
-            ? {
-                checks: Object.fromEntries(
-                  Object.entries(components.checks).map(([k, c]) => [k, c.detail ?? 'ok']),
-                ),
-              }
-            : {}),
-        }),
-      );
+      .send(JSON.stringify({ status: 'ready', treeSize, role: this.config.role, ...checks }));
   }
 
   @Get('metrics')

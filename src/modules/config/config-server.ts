@@ -290,6 +290,17 @@ export const serverVariables = {
     1_000,
     86_400_000,
   ),
+  READY_MIN_FREE_MB: int(
+    {
+      section: server,
+      default: '`64`',
+      description:
+        'SQLite: `/ready` fails while the file system holding the database has less free space than this (MiB); `0` = only failed commits count',
+    },
+    64,
+    0,
+    1_000_000,
+  ),
   LOG_LEVEL: oneOf(
     { section: server, default: '`info`', description: '`error`, `warn`, `info` or `debug`' },
     'info',

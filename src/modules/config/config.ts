@@ -69,6 +69,11 @@ export interface VellumConfig {
    * database (answers it if its batch committed but the batch record was lost) or re-queued.
    */
   readonly submitSweepAfterMs: number;
+  /**
+   * SQLite: below this much free space (bytes) on the database's file system /ready fails, before
+   * commits start failing for want of space; and after they did, it stays failed until there is.
+   */
+  readonly readyMinFreeBytes: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** `json`: every log line one JSON object (for log collectors); `text`: Nest's console format. */
   readonly logFormat: 'text' | 'json';
@@ -211,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     leaseTtlMs: e.SEQUENCER_LEASE_TTL_MS,
     submitTimeoutMs: e.SUBMIT_TIMEOUT_MS,
     submitSweepAfterMs: e.SUBMIT_SWEEP_AFTER_MS,
+    readyMinFreeBytes: e.READY_MIN_FREE_MB * 1024 * 1024,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     httpLimits: Object.freeze({

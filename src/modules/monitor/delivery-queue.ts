@@ -8,7 +8,8 @@
 import { Logger } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
 import type IORedis from 'ioredis';
-import { blockingOptions, commandOptions, connect, rateLimitedLog } from '../queue/redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { blockingOptions, commandOptions, connect } from '../queue/redis-connection';
 
 export const DELIVERY_QUEUE = 'monitor-webhooks';
 

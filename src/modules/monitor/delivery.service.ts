@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { classifyDeliveryResponse, nextAttemptDelayMs, webhookHeaders } from '../../core/monitor';
 import { MetricsService } from '../api/metrics.service';
-import { rateLimitedLog } from '../queue/redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
 import { VellumDatabase } from '../storage/database';
 import { DeliveryQueue, type DeliveryJobData, type ScheduledRow } from './delivery-queue';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';

@@ -3,7 +3,8 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
 import { isVellumError } from '../../core/errors';
 import type { EntryQueue } from '../write-path/entry-queue';
-import { type WriteCoalescer, blockingOptions, rateLimitedLog } from './redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { type WriteCoalescer, blockingOptions } from './redis-connection';
 import { type JobData, type QueueNames, type QueuedJob, decodeJob } from './wire';
 
 export interface BullConsumerOptions {

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import IORedis, { type RedisOptions } from 'ioredis';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
 
 /** Reconnect quickly at first, then every 2 s, forever: Redis coming back must heal by itself. */
 function retryStrategy(times: number): number {
@@ -27,27 +28,6 @@ export function blockingOptions(): RedisOptions {
     maxRetriesPerRequest: null,
     connectTimeout: 5000,
     retryStrategy,
-  };
-}
-
-/** Logs a connection's errors at most once per `everyMs` (a down Redis reports on every retry). */
-export function rateLimitedLog(
-  logger: Logger,
-  everyMs = 10_000,
-  level: 'warn' | 'error' = 'warn',
-): (what: string, e: unknown) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (what, e) => {
-    const now = Date.now();
-    if (now - last < everyMs) {
-      suppressed++;
-      return;
-    }
-    const more = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
-    suppressed = 0;
-    last = now;
-    logger[level](`${what}: ${e instanceof Error ? e.message : String(e)}${more}`);
   };
 }
 

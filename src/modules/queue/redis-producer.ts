@@ -17,7 +17,8 @@ import {
   duplicateOf,
   readCreators,
 } from './submission-answers';
-import { blockingOptions, commandOptions, connect, rateLimitedLog } from './redis-connection';
+import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { blockingOptions, commandOptions, connect } from './redis-connection';
 import {
   type BatchRecord,
   type JobData,

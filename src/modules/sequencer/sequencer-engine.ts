@@ -4,6 +4,7 @@ import { VellumError } from '../../core/errors';
 import type { VellumConfig } from '../config/config';
 import type { WritePathMetrics } from '../metrics/write-path-metrics';
 import type { LogIdentity } from '../identity/log-identity';
+import { RepeatLimitedLog } from '../logging/repeat-limited-log';
 import type { LogSigner } from '../signer/log-signer';
 import type { VellumDatabase } from '../storage/database';
 import { Batcher } from './batcher';
@@ -99,8 +100,8 @@ export class SequencerEngine {
         metrics.checkpointSize.set(b.size);
         for (const at of b.enqueuedAt) metrics.sequencingLatency.observe((t - at) / 1000);
       },
-      onFailed: (n) => {
-        options.onFailed?.(n);
+      onFailed: (n, e) => {
+        options.onFailed?.(n, e);
         metrics.batches.inc({ outcome: 'failed' });
       },
     };
@@ -175,12 +176,13 @@ export class SequencerEngine {
     this.deps.metrics.checkpointSize.set(this.sequencer.checkpoint?.size ?? 0);
     // Idle renewal, so a standby sequencer does not take over a healthy idle one. Batches renew
     // the lease themselves; database transactions are serialized, so this never interleaves.
+    const renewals = new RepeatLimitedLog(this.logger);
     this.heartbeat = setInterval(
       () => {
         if (!this.lease.held) return;
         this.lease
           .renew()
-          .catch((e: unknown) => this.logger.warn(`lease renewal failed: ${(e as Error).message}`));
+          .catch((e: unknown) => renewals.warn(`lease renewal failed: ${(e as Error).message}`));
       },
       Math.max(50, Math.floor(this.ttlMs / 3)),
     );

@@ -29,8 +29,8 @@ export interface SequencerOptions {
     readonly size: number;
     readonly appended: number;
   }) => void | Promise<void>;
-  /** Observes every batch that did not commit (its ticket count). For metrics. */
-  readonly onFailed?: (tickets: number) => void;
+  /** Observes every batch that did not commit: its ticket count and the error its tickets got. */
+  readonly onFailed?: (tickets: number, error: Error) => void;
   /**
    * Sequencer processes with REDIS_URL: how many BullMQ jobs the worker holds at once (default
    * 2 x BATCH_MAX_SIZE), the jobs' lock duration and how often stalled jobs are looked for.

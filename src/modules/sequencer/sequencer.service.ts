@@ -13,6 +13,7 @@ import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { LogIdentity } from '../identity/log-identity';
 import type { SignedCheckpoint } from '../log/log.types';
 import { HealthService } from '../metrics/health.service';
+import { WriteReadiness, storageProbes } from '../metrics/write-readiness';
 import { WritePathMetrics } from '../metrics/write-path-metrics';
 import { BullConsumer, jobsRejectedCounter } from '../queue/bull-consumer';
 import { loadQueueKey } from '../queue/job-auth';
@@ -46,6 +47,8 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
   private readonly redis: IORedis | undefined;
   private readonly depthQueue: Queue | undefined;
   private readonly coalescer = new WriteCoalescer();
+  /** For /ready: whether batches commit (last outcome) and could commit now (probes). */
+  readonly writes: WriteReadiness;
   private stopping = false;
 
   constructor(
@@ -64,12 +67,28 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
       this.depthQueue = new Queue(names.queue, { connection: this.redis, prefix: names.prefix });
       this.depthQueue.on('error', () => undefined);
     }
+    this.writes = new WriteReadiness({
+      probes: [...storageProbes(config, db), { name: 'the sequencer lease', run: () => this.leaseProblem() }],
+      intervalMs: 1000,
+      timeoutMs: 2000,
+    });
+    const writes = this.writes;
     this.engine = new SequencerEngine({
       config,
       db,
       signer,
       identity,
-      options,
+      options: {
+        ...options,
+        onCommitted: (b) => {
+          options.onCommitted?.(b);
+          writes.committed();
+        },
+        onFailed: (n, e) => {
+          options.onFailed?.(n, e);
+          writes.failed(e.message);
+        },
+      },
       metrics: this.metrics,
       sink: this.redis !== undefined ? new RedisBatchSink(this.redis, names, this.coalescer) : undefined,
     });
@@ -79,6 +98,7 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
       this.queueDepth(),
     );
     health?.register('sequencer', () => this.health());
+    health?.register('writes', () => this.writes.check());
   }
 
   private get ttl(): number {
@@ -86,6 +106,7 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
   }
 
   async onModuleInit(): Promise<void> {
+    this.writes.start();
     const url = this.config.redisUrl;
     if (url === undefined) {
       await this.engine.startBlocking();
@@ -130,6 +151,18 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
     return (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
   }
 
+  /**
+   * Another live process holds the lease this active sequencer needs. Not held and free is no
+   * problem (the next batch takes it); a Redis-mode standby is meant to be without it.
+   */
+  private async leaseProblem(): Promise<string | undefined> {
+    const lease = this.engine.lease;
+    if (this.engine.state !== 'active' || lease.held) return undefined;
+    const who = await lease.describe();
+    if (who === undefined || who.holder === lease.holder || who.expiresAt <= Date.now()) return undefined;
+    return `the sequencer lease is held by ${who.holder}; this process cannot commit`;
+  }
+
   private health(): { ok: boolean; detail: string } {
     const s = this.engine.state;
     const parts = [`sequencer ${s}${s === 'failed' ? `: ${this.engine.failureReason ?? ''}` : ''}`];
@@ -159,6 +192,7 @@ export class SequencerService implements OnModuleInit, BeforeApplicationShutdown
     if (this.stopping) return;
     this.stopping = true;
     await this.engine.stop();
+    await this.writes.stop();
     await this.depthQueue?.close().catch(() => undefined);
     this.redis?.disconnect();
   }

@@ -4,6 +4,7 @@ import { MerkleAppender } from '../../core/merkle/appender';
 import { EMPTY_ROOT } from '../../core/merkle/hash';
 import type { SignedCheckpoint } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
+import { RepeatLimitedLog } from '../logging/repeat-limited-log';
 import { LogSigner } from '../signer/log-signer';
 import { publishPublicKey } from '../identity/published-identity';
 import type { SqlTx, VellumDatabase } from '../storage/database';
@@ -37,6 +38,8 @@ function unavailable(e: unknown): VellumError {
  */
 export class Sequencer {
   private readonly logger = new Logger('Sequencer');
+  /** Batch failures: a full disk or a lost database fails every batch the same way. */
+  private readonly failures = new RepeatLimitedLog(this.logger);
   private readonly tiles: DbTileSource;
   private appender: MerkleAppender = MerkleAppender.empty();
   private head: SignedCheckpoint | undefined;
@@ -185,15 +188,15 @@ export class Sequencer {
       // Rolled back (or the COMMIT's outcome is unknown): bring memory back to whatever the
       // database holds. If even that fails, the next batch tries again before writing.
       const err = unavailable(e);
-      if (isVellumError(e, 'INCONSISTENT_LOG')) this.logger.error(e.message);
-      else this.logger.warn(`batch of ${tickets.length} not committed: ${(e as Error).message}`);
+      if (isVellumError(e, 'INCONSISTENT_LOG')) this.failures.error(e.message);
+      else this.failures.warn(`a batch was not committed: ${(e as Error).message}`);
       this.needsReload = true;
       // Answer first: the reload below may itself wait on an unreachable database.
       await this.fail(tickets, err);
       try {
         await this.reload();
       } catch (reloadError) {
-        this.logger.error(`cannot reload the committed tree: ${(reloadError as Error).message}`);
+        this.failures.error(`cannot reload the committed tree: ${(reloadError as Error).message}`);
       }
       return;
     }
@@ -219,7 +222,7 @@ export class Sequencer {
   }
 
   private async fail(tickets: readonly QueueTicket[], err: VellumError): Promise<void> {
-    this.options.onFailed?.(tickets.length);
+    this.options.onFailed?.(tickets.length, err);
     if (this.sink === undefined) {
       for (const t of tickets) t.reject(err);
       return;
