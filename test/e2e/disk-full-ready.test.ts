@@ -32,6 +32,13 @@ function fill(path: string): number {
  * says so and why, the write path logs the repeated failure a handful of times instead of once
  * per batch, and when space returns /ready recovers by itself (no write needed) and writes work.
  */
+/** Error records of the HTTP layer in Nest's text log (colours stripped; a stack spans lines). */
+function httpErrorRecords(output: string): number {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
+  return plain.split('\n').filter((l) => /\bERROR\b.*\[http\]/.test(l)).length;
+}
+
 test('disk full: /ready 503 with the reason, a small log, then 200 and writes once space returns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vellum-diskfull-'));
   try {
@@ -66,6 +73,7 @@ test('disk full: /ready 503 with the reason, a small log, then 200 and writes on
     const filled = fill(filler);
     t.diagnostic(`filler: ${(filled / 1024 / 1024).toFixed(1)} MiB`);
     const linesAtFill = server.output().split('\n').length;
+    const httpErrorsAtFill = httpErrorRecords(server.output());
     const sequencerLinesAtFill = server
       .output()
       .split('\n')
@@ -99,6 +107,12 @@ test('disk full: /ready 503 with the reason, a small log, then 200 and writes on
       `log while full: ${out.length - linesAtFill} lines in all, ${sequencerLines} from the write path, for ${refused} refused submissions`,
     );
     assert.ok(sequencerLines <= 4, `the write path logged ${sequencerLines} lines for one repeated failure`);
+    // Stack traces span lines; count the log records (the [http] error lines) instead.
+    const httpErrors = httpErrorRecords(server.output()) - httpErrorsAtFill;
+    assert.ok(
+      httpErrors <= 4,
+      `the HTTP layer logged ${httpErrors} error records for ${refused} identical refusals`,
+    );
 
     unlinkSync(filler);
     const t0 = Date.now();

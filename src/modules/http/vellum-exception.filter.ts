@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { VELLUM_CONFIG, VellumConfig } from '../config/config';
+import { RepeatLimitedLog } from '../logging/repeat-limited-log';
 import { requestLine } from './fastify-setup';
 import { toHttpError, type HttpErrorResponse } from './http-error';
 import { REKOR_V2_PREFIX, toRekorV2Error } from './rekor-v2-error';
@@ -14,6 +15,11 @@ import { RouteTable } from './route-table';
 @Catch()
 export class VellumExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
+  /**
+   * A failing dependency (full disk, database down) fails every request the same way: each
+   * distinct error of a route is logged once per window, with its request id, then counted.
+   */
+  private readonly internalLog = new RepeatLimitedLog(this.logger);
 
   constructor(
     @Inject(VELLUM_CONFIG) private readonly config: VellumConfig,
@@ -50,7 +56,9 @@ export class VellumExceptionFilter implements ExceptionFilter {
     if (res.internal) {
       const e = exception as Error;
       const error = e?.stack ?? String(exception);
-      this.logger.error(
+      const route = req.routeOptions?.url ?? req.url.split('?', 1)[0];
+      this.internalLog.error(
+        `${req.method} ${route}: ${error}`,
         requestLine(this.config, `${req.method} ${req.url}: ${error}`, {
           requestId: req.id,
           method: req.method,

@@ -1,7 +1,7 @@
 /** The part of a Nest Logger this needs (tests pass a recorder). */
 export interface WarnLogger {
-  warn(message: string): void;
-  error(message: string): void;
+  warn(message: unknown): void;
+  error(message: unknown): void;
 }
 
 /** Clock and timer, injectable so the window can be tested without waiting. */
@@ -42,22 +42,23 @@ export class RepeatLimitedLog {
     private readonly maxKeys = 256,
   ) {}
 
-  warn(message: string): void {
-    this.emit('warn', message);
+  /** `first`, when given, is logged instead of `message` for the first of a window (it may carry a request id). */
+  warn(message: string, first?: unknown): void {
+    this.emit('warn', message, first);
   }
 
-  error(message: string): void {
-    this.emit('error', message);
+  error(message: string, first?: unknown): void {
+    this.emit('error', message, first);
   }
 
-  private emit(level: 'warn' | 'error', message: string): void {
+  private emit(level: 'warn' | 'error', message: string, first: unknown): void {
     const key = `${level}\u0000${message}`;
     const w = this.open.get(key);
     if (w !== undefined) {
       w.repeats++;
       return;
     }
-    this.logger[level](message);
+    this.logger[level](first ?? message);
     if (this.open.size >= this.maxKeys) return;
     this.open.set(key, { level, message, startedAt: this.clock.now(), repeats: 0 });
     const timer = this.clock.setTimeout(() => this.close(key), this.windowMs);
