@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import {
   LoadClient,
   bodies,
-  deployment,
   getJson,
-  needServices,
   sequencerState,
+  startActiveSequencer,
   startVellum,
   until,
+  untilActive,
   verifyRun,
+  withDeployment,
 } from './harness';
 
 /**
@@ -19,12 +20,9 @@ import {
  * with a verifying proof, nothing is in the log twice, and every checkpoint any client saw is
  * consistent with every later one.
  */
-test('distributed: kill -9 of the active sequencer under load; the standby takes over, nothing acknowledged is lost', async (t) => {
-  if (!(await needServices(t))) return;
-  const dep = await deployment();
-  try {
-    const seqA = await startVellum(dep, { name: 'sequencer-a', role: 'sequencer' });
-    await until('sequencer-a active', async () => (await sequencerState(seqA)) === 'active');
+test('distributed: kill -9 of the active sequencer under load; the standby takes over, nothing acknowledged is lost', (t) =>
+  withDeployment(t, async (dep) => {
+    const seqA = await startActiveSequencer(dep, { name: 'sequencer-a' });
     const [seqB, api1, api2] = await Promise.all([
       startVellum(dep, { name: 'sequencer-b', role: 'sequencer' }),
       startVellum(dep, { name: 'api-1', role: 'api' }),
@@ -43,11 +41,7 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
     await until('some entries acknowledged', () => load.count(201) >= 600, 40_000);
     const killedAt = Date.now();
     await seqA.kill9();
-    const takeover = await until(
-      'sequencer-b active',
-      async () => (await sequencerState(seqB)) === 'active',
-      15_000,
-    );
+    const takeover = await untilActive(seqB, 15_000);
     t.diagnostic(`standby active ${takeover} ms after kill -9`);
     assert.ok(takeover < 10_000, `takeover took ${takeover} ms`);
     await until(
@@ -72,7 +66,4 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
     assert.match(metrics, /^vellum_sequencer_active 1$/m);
     const sequenced = Number(/^vellum_entries_sequenced_total (\d+)/m.exec(metrics)?.[1] ?? '0');
     assert.ok(sequenced > 0 && sequenced < 3000, `sequencer-b sequenced ${sequenced}`);
-  } finally {
-    await dep.cleanup();
-  }
-});
+  }));
