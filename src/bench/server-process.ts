@@ -73,7 +73,10 @@ export async function spawnServe(o: ServeOptions): Promise<ServeProcess> {
       clearTimeout(timer);
       settle();
     };
-    const timer = setTimeout(() => finish(() => rej(new Error(`${o.name} did not start in 60 s:\n${all}`))), 60_000);
+    const timer = setTimeout(
+      () => finish(() => rej(new Error(`${o.name} did not start in 60 s:\n${all}`))),
+      60_000,
+    );
     const poll = setInterval(() => {
       try {
         const found = ready({ stdout, all });
