@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { parse, positiveInt, withUsage } from '../cli/args';
-import { forkDriver } from './http-bench-driver';
+import { LOAD_OPTIONS, forkDriver } from './http-bench-driver';
 import { type ServeProcess, deleteRedisKeys, spawnServe, writeP256KeyFile } from './server-process';
 
 /**
@@ -75,19 +75,10 @@ function redisPid(url: string): Promise<number | undefined> {
 export function distributedBenchCommand(argv: string[]): Promise<number> {
   return withUsage(async () => {
     const a = parse(argv, {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      keys: { type: 'string' },
-      entries: { type: 'string' },
+      ...LOAD_OPTIONS,
       api: { type: 'string' },
-      workers: { type: 'string' },
-      'batch-max-size': { type: 'string' },
-      'batch-max-age-ms': { type: 'string' },
       'redis-url': { type: 'string' },
       'pg-admin-url': { type: 'string' },
-      profile: { type: 'string' },
-      keep: { type: 'boolean', default: false },
     });
     const nodeArgs =
       typeof a.profile === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];

@@ -4,7 +4,7 @@ import { freePort } from './free-port';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
-import { forkDriver } from './http-bench-driver';
+import { LOAD_OPTIONS, forkDriver } from './http-bench-driver';
 import { spawnServe } from './server-process';
 import { TILE_SCAN_TARGET, tileMonitorBench } from './tile-monitor-bench';
 
@@ -128,17 +128,8 @@ export function benchCommand(argv: string[]): Promise<number> {
   }
   return withUsage(async () => {
     const a = parse(argv, {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      keys: { type: 'string' },
-      entries: { type: 'string' },
-      workers: { type: 'string' },
-      'batch-max-size': { type: 'string' },
-      'batch-max-age-ms': { type: 'string' },
-      profile: { type: 'string' },
+      ...LOAD_OPTIONS,
       'v2-duration': { type: 'string' },
-      keep: { type: 'boolean', default: false },
       'tile-entries': { type: 'string' },
       'only-tiles': { type: 'boolean', default: false },
     });

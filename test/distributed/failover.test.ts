@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  LoadClient,
-  bodies,
   getJson,
+  startLoad,
   sequencerState,
   startActiveSequencer,
   startVellum,
@@ -35,8 +34,7 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
     assert.doesNotMatch(JSON.stringify(apiReady), /sequencer/);
     assert.doesNotMatch(api1.output(), /log key from|generated a new/);
 
-    const load = new LoadClient([api1.url, api2.url], bodies(3000), { concurrency: 48, retryPauseMs: 150 });
-    const running = load.run();
+    const load = startLoad([api1.url, api2.url], 3000, { concurrency: 48, retryPauseMs: 150 });
 
     await until('some entries acknowledged', () => load.count(201) >= 600, 40_000);
     const killedAt = Date.now();
@@ -50,8 +48,7 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
       40_000,
     );
 
-    await running;
-    load.close();
+    await load.finish();
     const firstAfter = load.samples.find((s) => s.at > killedAt && s.status === 201);
     t.diagnostic(
       `201: ${load.count(201)}, 409: ${load.count(409)}, 503: ${load.count(503)}; first 201 after the kill: ${firstAfter ? firstAfter.at - killedAt : -1} ms`,

@@ -22,7 +22,7 @@ import { needServices as needRealServices } from '../support/services';
 import { until } from '../support/wait';
 import type { LoadClient } from './load-client';
 export { until } from '../support/wait';
-export { LoadClient, type Outcome, type StatusSample, bodies } from './load-client';
+export { LoadClient, type Outcome, type StatusSample, bodies, startLoad } from './load-client';
 export { OwnRedis, PgProxy } from './outages';
 import {
   type LogContext,

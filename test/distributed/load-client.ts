@@ -36,6 +36,7 @@ export class LoadClient {
   private next = 0;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private stopped = false;
+  private running: Promise<void> | undefined;
 
   constructor(
     private readonly urls: readonly string[],
@@ -133,6 +134,30 @@ export class LoadClient {
   close(): void {
     this.agent.destroy();
   }
+
+  /** Starts run() in the background; finish() waits for it. */
+  start(): this {
+    this.running = this.run();
+    return this;
+  }
+
+  /** Waits for the run start() began to answer every body, then closes the sockets. */
+  async finish(): Promise<void> {
+    try {
+      await this.running;
+    } finally {
+      this.close();
+    }
+  }
+}
+
+/** `n` distinct bodies submitted over `urls` in the background (see LoadClient); finish() waits. */
+export function startLoad(
+  urls: readonly string[],
+  n: number,
+  opts: { concurrency: number; retryPauseMs?: number },
+): LoadClient {
+  return new LoadClient(urls, bodies(n), opts).start();
 }
 
 /** Distinct signed hashedrekord bodies. */

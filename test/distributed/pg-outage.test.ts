@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import {
   type Deployment,
-  LoadClient,
   PgProxy,
-  bodies,
   getJson,
+  startLoad,
   sequencerState,
   startActiveSequencer,
   startVellum,
@@ -42,8 +41,7 @@ test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing ac
     const seq = await startActiveSequencer(dep, { name: 'sequencer', databaseUrl: viaProxy });
     const api = await startVellum(dep, { name: 'api', role: 'api', databaseUrl: viaProxy });
 
-    const load = new LoadClient([api.url], bodies(1500), { concurrency: 32, retryPauseMs: 200 });
-    const running = load.run();
+    const load = startLoad([api.url], 1500, { concurrency: 32, retryPauseMs: 200 });
     await until('entries acknowledged before the outage', () => load.count(201) >= 300, 40_000);
 
     await proxy.cut();
@@ -56,8 +54,7 @@ test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing ac
     await proxy.restore();
     const upAt = Date.now();
     await until('acknowledgements after PostgreSQL returned', () => load.count(201, upAt) >= 200, 40_000);
-    await running;
-    load.close();
+    await load.finish();
     t.diagnostic(
       `201: ${load.count(201)}, 409: ${load.count(409)}, 503 while down: ${load.count(503, downAt) - load.count(503, upAt)}, 503 after: ${load.count(503, upAt)}`,
     );
@@ -80,8 +77,7 @@ test('distributed: the active sequencer loses the database; it steps down, the s
     const api = await startVellum(dep, { name: 'api', role: 'api' });
     assert.equal(await sequencerState(seqB), 'standby');
 
-    const load = new LoadClient([api.url], bodies(1500), { concurrency: 32, retryPauseMs: 200 });
-    const running = load.run();
+    const load = startLoad([api.url], 1500, { concurrency: 32, retryPauseMs: 200 });
     await until('entries acknowledged before the cut', () => load.count(201) >= 300, 40_000);
     await proxy.cut();
     const cutAt = Date.now();
@@ -93,8 +89,7 @@ test('distributed: the active sequencer loses the database; it steps down, the s
       () => load.count(201, cutAt + takeover) >= 200,
       40_000,
     );
-    await running;
-    load.close();
+    await load.finish();
     t.diagnostic(`201: ${load.count(201)}, 409: ${load.count(409)}, 503: ${load.count(503)}`);
     const { size } = await verifyRun(dep, api.url, load);
     assert.equal(size, 1500);

@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import IORedis from 'ioredis';
 import {
-  LoadClient,
   SHARED_REDIS,
   HOSTNAME,
-  bodies,
   sequencerState,
+  startLoad,
   startVellum,
   until,
   untilActive,
@@ -56,8 +55,7 @@ test('distributed: jobs re-delivered after a crash between COMMIT and publish ar
       const standby = await startVellum(dep, { name: 'standby', role: 'sequencer' });
       assert.equal(await sequencerState(standby), 'standby');
 
-      const load = new LoadClient([api.url], bodies(60), { concurrency: 60 });
-      const running = load.run();
+      const load = startLoad([api.url], 60, { concurrency: 60 });
       await until('the first batch committed', () => /committed \d+ \d+\n/.test(out), 20_000);
       const [, size, appended] = /committed (\d+) (\d+)\n/.exec(out)!.map(Number);
       assert.equal(size, appended, 'first batch of a new log');
@@ -68,8 +66,7 @@ test('distributed: jobs re-delivered after a crash between COMMIT and publish ar
       child.kill('SIGKILL');
       await childGone;
       await untilActive(standby, 10_000);
-      await running;
-      load.close();
+      await load.finish();
       for (const o of load.outcomes) assert.deepEqual(o.attempts, [201], 'answered 201 at the first attempt');
       const { size: final } = await verifyRun(dep, api.url, load);
       assert.equal(final, 60);

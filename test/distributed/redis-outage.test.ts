@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  LoadClient,
   OwnRedis,
-  bodies,
   getJson,
+  startLoad,
   startActiveSequencer,
   startVellum,
   until,
@@ -30,11 +29,10 @@ test('distributed: Redis killed and restarted under load: 503s, then recovery; n
           startVellum(dep, { name: 'api-2', role: 'api', redisUrl: redis.url }),
         ]);
 
-        const load = new LoadClient([api1.url, api2.url], bodies(2000), {
+        const load = startLoad([api1.url, api2.url], 2000, {
           concurrency: 32,
           retryPauseMs: 200,
         });
-        const running = load.run();
         await until('entries acknowledged before the outage', () => load.count(201) >= 400, 40_000);
 
         await redis.kill();
@@ -48,8 +46,7 @@ test('distributed: Redis killed and restarted under load: 503s, then recovery; n
         await redis.restart();
         const upAt = Date.now();
         await until('acknowledgements after Redis returned', () => load.count(201, upAt) >= 300, 40_000);
-        await running;
-        load.close();
+        await load.finish();
         t.diagnostic(
           `201: ${load.count(201)}, 409: ${load.count(409)}, 503 while down: ${load.count(503, downAt) - load.count(503, upAt)}, 503 after: ${load.count(503, upAt)}`,
         );
