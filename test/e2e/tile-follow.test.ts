@@ -13,6 +13,7 @@ import { rootFromBundles } from '../support/tile-client';
 import {
   type FollowedLog,
   listenLocal,
+  monitorArgs,
   populateLog,
   runVellum,
   startFollowedLog,
@@ -23,7 +24,6 @@ let log: FollowedLog;
 let server: TestServer;
 let dir: string;
 let pubPath: string;
-let rulesPath: string;
 const matching: number[] = [];
 const uuids: string[] = [];
 
@@ -53,24 +53,15 @@ function tileProxy(
   });
 }
 
-const monitorArgs = (logUrl: string, state: string, extra: string[] = []) => [
+const tileMonitorArgs = (logUrl: string, state: string, extra: string[] = []) => [
   'monitor',
   '--tiles',
-  '--log',
-  logUrl,
-  '--public-key',
-  pubPath,
-  '--rules',
-  rulesPath,
-  '--state',
-  state,
-  '--once',
-  ...extra,
+  ...monitorArgs(log, logUrl, state, ['--once', ...extra]),
 ];
 
 before(async () => {
   log = await startFollowedLog('vellum-tile-follow-');
-  ({ server, dir, pubPath, rulesPath } = log);
+  ({ server, dir, pubPath } = log);
   await populate(700, 50); // 2 full tiles and a partial one of 188
 });
 
@@ -79,7 +70,7 @@ after(() => log?.dispose());
 test('vellum monitor --tiles scans the whole log from its tiles, reports the matches, then only new entries', async () => {
   const state = join(dir, 'state.json');
   const r = await vellum(
-    monitorArgs(server.url, state, ['--origin-hostname', server.ctx.hostname, '--save-every', '300']),
+    tileMonitorArgs(server.url, state, ['--origin-hostname', server.ctx.hostname, '--save-every', '300']),
   );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /checkpoint 700 verified/);
@@ -104,7 +95,7 @@ test('vellum monitor --tiles scans the whole log from its tiles, reports the mat
   if (info.treeSize === 700) assert.equal(info.rootHash, saved.rootHash);
 
   await populate(13, 1000);
-  const again = await vellum(monitorArgs(server.url, state));
+  const again = await vellum(tileMonitorArgs(server.url, state));
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /checkpoint 713 verified .*; 13 new entries/);
   assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, 713);
@@ -120,19 +111,19 @@ test('vellum monitor --tiles: a rewritten entry bundle or a forged hash tile is 
     b[b.length - 3] ^= 1;
     return b;
   });
-  let r = await vellum(monitorArgs(p.url, fresh));
+  let r = await vellum(tileMonitorArgs(p.url, fresh));
   await p.close();
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /LOG INCONSISTENT: the root rebuilt from all/);
   assert.equal(JSON.parse(r.stdout.trim().split('\n')[0]!).type, 'log.inconsistent');
 
   // A baseline, then the log grows and a level-0 hash tile is forged: consistency cannot hold.
-  r = await vellum(monitorArgs(server.url, state));
+  r = await vellum(tileMonitorArgs(server.url, state));
   assert.equal(r.code, 0, r.stderr);
   const good = readFileSync(state);
   await populate(300, 1000);
   p = await tileProxy((path, body) => (/^\/tile\/0\//.test(path) ? randomBytes(body.length) : body));
-  r = await vellum(monitorArgs(p.url, state));
+  r = await vellum(tileMonitorArgs(p.url, state));
   await p.close();
   assert.equal(r.code, 1, r.stderr);
   assert.match(
@@ -144,12 +135,12 @@ test('vellum monitor --tiles: a rewritten entry bundle or a forged hash tile is 
 
 test('vellum monitor --tiles --start-at-end takes the compact range from the tiles and verifies later entries', async () => {
   const state = join(dir, 'state-end.json');
-  const r = await vellum(monitorArgs(server.url, state, ['--start-at-end']));
+  const r = await vellum(tileMonitorArgs(server.url, state, ['--start-at-end']));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /--start-at-end, baseline = checkpoint of size \d+, nothing scanned/);
   const size = JSON.parse(readFileSync(state, 'utf8')).size as number;
   await populate(5, 1000);
-  const next = await vellum(monitorArgs(server.url, state));
+  const next = await vellum(tileMonitorArgs(server.url, state));
   assert.equal(next.code, 0, next.stderr);
   assert.match(next.stderr, new RegExp(`checkpoint ${size + 5} verified .*; 5 new entries`));
 });

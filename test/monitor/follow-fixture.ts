@@ -53,6 +53,11 @@ export async function startFollowedLog(dirPrefix: string): Promise<FollowedLog> 
   };
 }
 
+/** `vellum monitor` arguments for `log` read at `logUrl` with its key and rules, state in `state`. */
+export function monitorArgs(log: FollowedLog, logUrl: string, state: string, extra: string[] = []): string[] {
+  return ['--log', logUrl, '--public-key', log.pubPath, '--rules', log.rulesPath, '--state', state, ...extra];
+}
+
 export interface Signer {
   readonly pem: string;
   readonly privateKey: KeyObject;

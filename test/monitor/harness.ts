@@ -42,12 +42,13 @@ import {
 
 export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
 import { CapturingLogger, type TestDb } from '../modules/storage-harness';
+import { releaseRuleYaml } from '../support/monitor-rules';
 import { type Reply, http } from '../support/server';
 import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
 import { roleMigrations, rolePart } from '../../src/roles';
 
 export const ADMIN_TOKEN = 'monitor-admin-token-for-tests-0123456789';
-export const GH = 'https://token.actions.githubusercontent.com';
+export { GH } from '../support/monitor-rules';
 
 export interface MonitorApp {
   readonly app: NestFastifyApplication;
@@ -243,21 +244,7 @@ export async function waitFor<T>(
   }
 }
 
-export const RELEASE_RULE_YAML = `
-apiVersion: monitor.vellum/v1
-kind: IdentityRule
-metadata: {name: release-signer, owner: team-a}
-spec:
-  scope:
-    - sourceRepositoryIdentifier: "123456"
-  expect:
-    - issuer: ${GH}
-      subjectRegExp: 'https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v\\d+\\.\\d+\\.\\d+'
-      extensions:
-        runner-environment: {equals: github-hosted}
-        build-trigger: {in: [push, release]}
-  severity: high
----
+export const RELEASE_RULE_YAML = `${releaseRuleYaml('{name: release-signer, owner: team-a}')}---
 apiVersion: monitor.vellum/v1
 kind: IdentityRule
 metadata: {name: oncall-email}

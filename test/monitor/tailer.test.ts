@@ -16,6 +16,7 @@ import {
   type FollowedLog,
   WATCH_EXAMPLE_RULES,
   listenLocal,
+  monitorArgs,
   populateLog,
   runVellum,
   startFollowedLog,
@@ -467,17 +468,7 @@ test('vellum monitor CLI: killed (SIGKILL) mid-scan, the next run resumes from t
   const size = await logSize();
   const slow = await tamperProxy((_p, j) => j, false, 8);
   const state = join(dir, 'state-cli-kill.json');
-  const args = (logUrl: string, extra: string[] = []) => [
-    '--log',
-    logUrl,
-    '--public-key',
-    pubPath,
-    '--rules',
-    rulesPath,
-    '--state',
-    state,
-    ...extra,
-  ];
+  const args = (logUrl: string, extra: string[] = []) => monitorArgs(log, logUrl, state, extra);
   const savedNext = (): number => {
     try {
       return Number(JSON.parse(readFileSync(state, 'utf8')).progress?.next ?? 0);
