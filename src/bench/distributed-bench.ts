@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { freePort } from './free-port';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { parse, positiveInt, withUsage } from '../cli/args';
-import { forkDriver } from './http-bench-driver';
+import { LOAD_OPTIONS, forkDriver } from './http-bench-driver';
+import { type ServeProcess, deleteRedisKeys, spawnServe, writeP256KeyFile } from './server-process';
 
 /**
  * `vellum bench --distributed`: the HTTP benchmark's load against the multi-process deployment —
@@ -22,49 +22,6 @@ const USAGE =
 
 const TARGET_RATE = 1500;
 const TARGET_P99_MS = 500;
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly url: string;
-  output(): string;
-}
-
-function startProcess(name: string, env: NodeJS.ProcessEnv, nodeArgs: string[]): Promise<Proc> {
-  const main = resolve(__dirname, '..', 'cli', 'main.js');
-  const child = spawn(process.execPath, [...nodeArgs, main, 'serve'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${name} did not start within 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const m = /vellum listening on (\S+)/.exec(out);
-      if (m) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        res({ name, child, url: m[1]!, output: () => out });
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      rej(new Error(`${name} exited with code ${code} during startup:\n${out}`));
-    });
-  });
-}
-
-async function stopProcess(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
 
 function cpuSec(pid: number | undefined): number {
   if (pid === undefined) return 0;
@@ -105,23 +62,6 @@ function machineCpuSec(): number {
   }
 }
 
-/** Removes the run's queue and results stream from Redis. */
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const r = new IORedis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  } catch {
-    // best effort
-  } finally {
-    r.disconnect();
-  }
-}
-
 function redisPid(url: string): Promise<number | undefined> {
   // Best effort, for the CPU line only (a Redis on another host reports a pid that is not ours).
   const c = new IORedis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
@@ -135,19 +75,10 @@ function redisPid(url: string): Promise<number | undefined> {
 export function distributedBenchCommand(argv: string[]): Promise<number> {
   return withUsage(async () => {
     const a = parse(argv, {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      keys: { type: 'string' },
-      entries: { type: 'string' },
+      ...LOAD_OPTIONS,
       api: { type: 'string' },
-      workers: { type: 'string' },
-      'batch-max-size': { type: 'string' },
-      'batch-max-age-ms': { type: 'string' },
       'redis-url': { type: 'string' },
       'pg-admin-url': { type: 'string' },
-      profile: { type: 'string' },
-      keep: { type: 'boolean', default: false },
     });
     const nodeArgs =
       typeof a.profile === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];
@@ -172,14 +103,7 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
     const dbUrl = new URL(adminUrl);
     dbUrl.pathname = `/${dbName}`;
     const keyPath = join(dir, 'log-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
-        type: 'pkcs8',
-        format: 'pem',
-      }) as string,
-      { mode: 0o600 },
-    );
+    writeP256KeyFile(keyPath);
     const base: NodeJS.ProcessEnv = {
       ...process.env,
       HOST: '127.0.0.1',
@@ -201,33 +125,23 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
       `vellum bench --distributed: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}\n` +
         `  ${apis} x ROLE=api (VERIFY_WORKERS=${verifyWorkers}) + 1 x ROLE=sequencer; Redis ${redisUrl}, PostgreSQL database ${dbName}\n`,
     );
-    const procs: Proc[] = [];
+    const procs: ServeProcess[] = [];
     let code = 0;
     try {
       procs.push(
-        await startProcess(
-          'sequencer',
-          {
-            ...base,
-            ROLE: 'sequencer',
-            PORT: String(await freePort()),
-            SIGNING_KEY_PATH: keyPath,
-          },
+        await spawnServe({
+          name: 'sequencer',
+          env: { ...base, ROLE: 'sequencer', PORT: String(await freePort()), SIGNING_KEY_PATH: keyPath },
           nodeArgs,
-        ),
+        }),
       );
       for (let i = 0; i < apis; i++) {
         procs.push(
-          await startProcess(
-            `api-${i + 1}`,
-            {
-              ...base,
-              ROLE: 'api',
-              PORT: String(await freePort()),
-              VERIFY_WORKERS: verifyWorkers,
-            },
+          await spawnServe({
+            name: `api-${i + 1}`,
+            env: { ...base, ROLE: 'api', PORT: String(await freePort()), VERIFY_WORKERS: verifyWorkers },
             nodeArgs,
-          ),
+          }),
         );
       }
       const apiUrls = procs.slice(1).map((p) => p.url);
@@ -299,12 +213,12 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
       process.stdout.write(lines.join('\n') + '\n');
       if (!okCount) code = 1;
     } finally {
-      await Promise.all(procs.map(stopProcess));
+      await Promise.all(procs.map((p) => p.stop(15_000)));
       if (a.keep) {
         process.stdout.write(`kept ${dir} and database ${dbName}\n`);
       } else {
         rmSync(dir, { recursive: true, force: true });
-        await deleteRedisKeys(redisUrl, String(base.REDIS_PREFIX));
+        await deleteRedisKeys(redisUrl, String(base.REDIS_PREFIX), true);
         const c = new Client({ connectionString: adminUrl });
         await c.connect();
         await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -8,6 +8,20 @@ import { Agent, request } from 'node:http';
  * timed loop only writes prepared bytes and counts answers.
  */
 
+/** The command-line options of the load both HTTP benches drive (see DriverOptions). */
+export const LOAD_OPTIONS = {
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  concurrency: { type: 'string' },
+  keys: { type: 'string' },
+  entries: { type: 'string' },
+  workers: { type: 'string' },
+  'batch-max-size': { type: 'string' },
+  'batch-max-age-ms': { type: 'string' },
+  profile: { type: 'string' },
+  keep: { type: 'boolean', default: false },
+} as const;
+
 export interface DriverOptions {
   /** API base URLs; entry i goes to urls[i % urls.length] (one for the embedded bench). */
   readonly urls: readonly string[];

@@ -1,11 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { freePort } from './free-port';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
-import { forkDriver } from './http-bench-driver';
+import { LOAD_OPTIONS, forkDriver } from './http-bench-driver';
+import { spawnServe } from './server-process';
 import { TILE_SCAN_TARGET, tileMonitorBench } from './tile-monitor-bench';
 
 const USAGE =
@@ -13,37 +13,8 @@ const USAGE =
 
 const TARGET_RATE = 3000;
 const TARGET_P99_MS = 300;
-
-function startServerProcess(
-  env: NodeJS.ProcessEnv,
-  nodeArgs: string[],
-): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const main = resolve(__dirname, '..', 'cli', 'main.js');
-  const child = spawn(process.execPath, [...nodeArgs, main, 'serve'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start within 60 s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /vellum listening on (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1], output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`server exited with code ${code} during startup:\n${out}`));
-    });
-  });
-}
+/** How long a bench server may take to close before it is killed. */
+const BENCH_STOP_GRACE_MS = 15_000;
 
 /** Single-core node:crypto ECDSA P-256 verifications per second (full message, SHA-256). */
 function verifyRate(seconds: number): number {
@@ -102,15 +73,6 @@ function machineCpuSec(): { busy: number; all: number } | undefined {
   }
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** A bench server's environment: a fresh embedded log on 127.0.0.1:port, whatever the caller's shell sets. */
 function benchServerEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -136,8 +98,8 @@ async function runTileMonitorBench(entries: number): Promise<boolean> {
       delete env.ROLE;
       // Only the tile reads are measured: the in-server monitor would compete for the same cores.
       env.MONITOR_ENABLED = 'false';
-      const s = await startServerProcess(env, []);
-      return { url: s.url, stop: () => stopServer(s.child) };
+      const s = await spawnServe({ name: 'tile bench server', env });
+      return { url: s.url, stop: () => s.stop(BENCH_STOP_GRACE_MS).then(() => undefined) };
     },
     (line) => process.stdout.write(line + '\n'),
   );
@@ -166,17 +128,8 @@ export function benchCommand(argv: string[]): Promise<number> {
   }
   return withUsage(async () => {
     const a = parse(argv, {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      keys: { type: 'string' },
-      entries: { type: 'string' },
-      workers: { type: 'string' },
-      'batch-max-size': { type: 'string' },
-      'batch-max-age-ms': { type: 'string' },
-      profile: { type: 'string' },
+      ...LOAD_OPTIONS,
       'v2-duration': { type: 'string' },
-      keep: { type: 'boolean', default: false },
       'tile-entries': { type: 'string' },
       'only-tiles': { type: 'boolean', default: false },
     });
@@ -209,7 +162,7 @@ export function benchCommand(argv: string[]): Promise<number> {
       `vellum bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ` +
         `data dir ${dataDir}\n`,
     );
-    const server = await startServerProcess(env, nodeArgs);
+    const server = await spawnServe({ name: 'bench server', env, nodeArgs });
     process.stdout.write(
       `  server: ${server.url} (VERIFY_WORKERS=${env.VERIFY_WORKERS ?? `default ${availableParallelism()}`})\n`,
     );
@@ -303,7 +256,7 @@ export function benchCommand(argv: string[]): Promise<number> {
       process.stdout.write(lines.join('\n') + '\n');
       if (!okCount || r.errors > 0 || (v2?.errors ?? 0) > 0) code = 1;
     } finally {
-      await stopServer(server.child);
+      await server.stop(BENCH_STOP_GRACE_MS);
       // The tile-mode monitor scan runs on its own log, once this server no longer takes the CPU.
       if (!(await runTileMonitorBench(tileEntries))) code = 1;
       if (typeof a.profile === 'string')

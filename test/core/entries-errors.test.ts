@@ -243,34 +243,32 @@ test('wrong kind or version', () => {
 });
 
 test('bad base64 (Go CorruptInputError offsets)', () => {
-  const a = validHashedRekord();
-  a.spec.signature.content = 'MEU!';
-  rejects(
-    a,
-    'INVALID_ENTRY',
-    EPE + 'failed parsing base64 data for signature content: illegal base64 data at input byte 3',
-  );
-  const b = validHashedRekord();
-  b.spec.signature.publicKey.content = 'abc';
-  rejects(
-    b,
-    'INVALID_ENTRY',
-    EPE + 'failed parsing base64 data for public key content: illegal base64 data at input byte 0',
-  );
-  const c = validDsse();
-  c.spec.proposedContent.verifiers = ['ab==cd'];
-  rejects(
-    c,
-    'INVALID_ENTRY',
-    EPE + 'failed parsing base64 data for verifier: illegal base64 data at input byte 4',
-  );
-  const d = validIntoto();
-  d.spec.content.envelope.payload = '%%%%';
-  rejects(
-    d,
-    'INVALID_ENTRY',
-    EPE + 'failed parsing base64 data for content.envelope.payload: illegal base64 data at input byte 0',
-  );
+  const cases: Array<[Record<string, any>, (e: Record<string, any>) => void, string]> = [
+    [
+      validHashedRekord(),
+      (e) => (e.spec.signature.content = 'MEU!'),
+      'signature content: illegal base64 data at input byte 3',
+    ],
+    [
+      validHashedRekord(),
+      (e) => (e.spec.signature.publicKey.content = 'abc'),
+      'public key content: illegal base64 data at input byte 0',
+    ],
+    [
+      validDsse(),
+      (e) => (e.spec.proposedContent.verifiers = ['ab==cd']),
+      'verifier: illegal base64 data at input byte 4',
+    ],
+    [
+      validIntoto(),
+      (e) => (e.spec.content.envelope.payload = '%%%%'),
+      'content.envelope.payload: illegal base64 data at input byte 0',
+    ],
+  ];
+  for (const [entry, corrupt, message] of cases) {
+    corrupt(entry);
+    rejects(entry, 'INVALID_ENTRY', EPE + 'failed parsing base64 data for ' + message);
+  }
   // The envelope's own base64 (inner layer) fails inside DSSE verification.
   const e = validDsse();
   e.spec.proposedContent.envelope = JSON.stringify({

@@ -19,27 +19,13 @@ import {
   seq,
   type SanSpec,
 } from '../support/x509-builder';
+import { GH, releaseRuleYaml } from '../support/monitor-rules';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const ca = buildCa();
-const GH = 'https://token.actions.githubusercontent.com';
 const wf = (file: string, ref: string) => `https://github.com/org/repo/.github/workflows/${file}@${ref}`;
 
-const RELEASE_RULE = parseRulesYaml(`
-apiVersion: monitor.vellum/v1
-kind: IdentityRule
-metadata: {name: release-signer}
-spec:
-  scope:
-    - sourceRepositoryIdentifier: "123456"
-  expect:
-    - issuer: ${GH}
-      subjectRegExp: 'https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v\\d+\\.\\d+\\.\\d+'
-      extensions:
-        runner-environment: {equals: github-hosted}
-        build-trigger: {in: [push, release]}
-  severity: high
-`).rules;
+const RELEASE_RULE = parseRulesYaml(releaseRuleYaml()).rules;
 
 function ghCert(
   opts: {

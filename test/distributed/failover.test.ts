@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  LoadClient,
-  bodies,
-  deployment,
   getJson,
-  needServices,
+  startLoad,
   sequencerState,
+  startActiveSequencer,
   startVellum,
   until,
+  untilActive,
   verifyRun,
+  withDeployment,
 } from './harness';
 
 /**
@@ -19,12 +19,9 @@ import {
  * with a verifying proof, nothing is in the log twice, and every checkpoint any client saw is
  * consistent with every later one.
  */
-test('distributed: kill -9 of the active sequencer under load; the standby takes over, nothing acknowledged is lost', async (t) => {
-  if (!(await needServices(t))) return;
-  const dep = await deployment();
-  try {
-    const seqA = await startVellum(dep, { name: 'sequencer-a', role: 'sequencer' });
-    await until('sequencer-a active', async () => (await sequencerState(seqA)) === 'active');
+test('distributed: kill -9 of the active sequencer under load; the standby takes over, nothing acknowledged is lost', (t) =>
+  withDeployment(t, async (dep) => {
+    const seqA = await startActiveSequencer(dep, { name: 'sequencer-a' });
     const [seqB, api1, api2] = await Promise.all([
       startVellum(dep, { name: 'sequencer-b', role: 'sequencer' }),
       startVellum(dep, { name: 'api-1', role: 'api' }),
@@ -37,17 +34,12 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
     assert.doesNotMatch(JSON.stringify(apiReady), /sequencer/);
     assert.doesNotMatch(api1.output(), /log key from|generated a new/);
 
-    const load = new LoadClient([api1.url, api2.url], bodies(3000), { concurrency: 48, retryPauseMs: 150 });
-    const running = load.run();
+    const load = startLoad([api1.url, api2.url], 3000, { concurrency: 48, retryPauseMs: 150 });
 
     await until('some entries acknowledged', () => load.count(201) >= 600, 40_000);
     const killedAt = Date.now();
     await seqA.kill9();
-    const takeover = await until(
-      'sequencer-b active',
-      async () => (await sequencerState(seqB)) === 'active',
-      15_000,
-    );
+    const takeover = await untilActive(seqB, 15_000);
     t.diagnostic(`standby active ${takeover} ms after kill -9`);
     assert.ok(takeover < 10_000, `takeover took ${takeover} ms`);
     await until(
@@ -56,8 +48,7 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
       40_000,
     );
 
-    await running;
-    load.close();
+    await load.finish();
     const firstAfter = load.samples.find((s) => s.at > killedAt && s.status === 201);
     t.diagnostic(
       `201: ${load.count(201)}, 409: ${load.count(409)}, 503: ${load.count(503)}; first 201 after the kill: ${firstAfter ? firstAfter.at - killedAt : -1} ms`,
@@ -72,7 +63,4 @@ test('distributed: kill -9 of the active sequencer under load; the standby takes
     assert.match(metrics, /^vellum_sequencer_active 1$/m);
     const sequenced = Number(/^vellum_entries_sequenced_total (\d+)/m.exec(metrics)?.[1] ?? '0');
     assert.ok(sequenced > 0 && sequenced < 3000, `sequencer-b sequenced ${sequenced}`);
-  } finally {
-    await dep.cleanup();
-  }
-});
+  }));

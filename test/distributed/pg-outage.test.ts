@@ -1,17 +1,35 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
+  type Deployment,
   LoadClient,
   PgProxy,
   bodies,
-  deployment,
   getJson,
-  needServices,
+  startLoad,
   sequencerState,
+  startActiveSequencer,
   startVellum,
   until,
+  untilActive,
   verifyRun,
+  withDeployment,
 } from './harness';
+
+/** A deployment with a PostgreSQL proxy the test may cut (restored state is cut at the end). */
+function withProxiedDatabase(
+  t: TestContext,
+  fn: (dep: Deployment, proxy: PgProxy, viaProxy: string) => Promise<void>,
+): Promise<void> {
+  return withDeployment(t, async (dep) => {
+    const proxy = await PgProxy.start();
+    try {
+      await fn(dep, proxy, proxy.url(new URL(dep.databaseUrl).pathname.slice(1)));
+    } finally {
+      await proxy.cut();
+    }
+  });
+}
 
 /**
  * PostgreSQL becomes unreachable (every connection reset, new ones refused, through a TCP proxy)
@@ -20,19 +38,12 @@ import {
  * restart, and no acknowledged entry is lost or duplicated (a batch whose COMMIT outcome was
  * unknown is retried by the client and answered 201 or 409 with the same entry).
  */
-test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing acknowledged lost', async (t) => {
-  if (!(await needServices(t))) return;
-  const proxy = await PgProxy.start();
-  const dep = await deployment();
-  const dbName = new URL(dep.databaseUrl).pathname.slice(1);
-  const viaProxy = proxy.url(dbName);
-  try {
-    const seq = await startVellum(dep, { name: 'sequencer', role: 'sequencer', databaseUrl: viaProxy });
-    await until('sequencer active', async () => (await sequencerState(seq)) === 'active');
+test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing acknowledged lost', (t) =>
+  withProxiedDatabase(t, async (dep, proxy, viaProxy) => {
+    const seq = await startActiveSequencer(dep, { name: 'sequencer', databaseUrl: viaProxy });
     const api = await startVellum(dep, { name: 'api', role: 'api', databaseUrl: viaProxy });
 
-    const load = new LoadClient([api.url], bodies(1500), { concurrency: 32, retryPauseMs: 200 });
-    const running = load.run();
+    const load = startLoad([api.url], 1500, { concurrency: 32, retryPauseMs: 200 });
     await until('entries acknowledged before the outage', () => load.count(201) >= 300, 40_000);
 
     await proxy.cut();
@@ -45,8 +56,7 @@ test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing ac
     await proxy.restore();
     const upAt = Date.now();
     await until('acknowledgements after PostgreSQL returned', () => load.count(201, upAt) >= 200, 40_000);
-    await running;
-    load.close();
+    await load.finish();
     t.diagnostic(
       `201: ${load.count(201)}, 409: ${load.count(409)}, 503 while down: ${load.count(503, downAt) - load.count(503, upAt)}, 503 after: ${load.count(503, upAt)}`,
     );
@@ -54,11 +64,7 @@ test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing ac
     assert.equal(await sequencerState(seq), 'active', 'the sequencer kept (or re-took) its lease');
     const { size } = await verifyRun(dep, api.url, load);
     assert.equal(size, 1500);
-  } finally {
-    await dep.cleanup();
-    await proxy.cut();
-  }
-});
+  }));
 
 /**
  * Only the active sequencer loses PostgreSQL (its own proxy is cut; Redis stays reachable). It
@@ -66,32 +72,18 @@ test('distributed: PostgreSQL outage under load: 503s, then recovery; nothing ac
  * reaches the database, takes over once the lease lapses, and the jobs the cut-off sequencer held
  * are re-delivered to it. Clients see at most 503s they retry; the log stays one log.
  */
-test('distributed: the active sequencer loses the database; it steps down, the standby takes over, nothing acknowledged is lost', async (t) => {
-  if (!(await needServices(t))) return;
-  const proxy = await PgProxy.start();
-  const dep = await deployment();
-  const dbName = new URL(dep.databaseUrl).pathname.slice(1);
-  try {
-    const seqA = await startVellum(dep, {
-      name: 'sequencer-a',
-      role: 'sequencer',
-      databaseUrl: proxy.url(dbName),
-    });
-    await until('sequencer-a active', async () => (await sequencerState(seqA)) === 'active');
+test('distributed: the active sequencer loses the database; it steps down, the standby takes over, nothing acknowledged is lost', (t) =>
+  withProxiedDatabase(t, async (dep, proxy, viaProxy) => {
+    const seqA = await startActiveSequencer(dep, { name: 'sequencer-a', databaseUrl: viaProxy });
     const seqB = await startVellum(dep, { name: 'sequencer-b', role: 'sequencer' });
     const api = await startVellum(dep, { name: 'api', role: 'api' });
     assert.equal(await sequencerState(seqB), 'standby');
 
-    const load = new LoadClient([api.url], bodies(1500), { concurrency: 32, retryPauseMs: 200 });
-    const running = load.run();
+    const load = startLoad([api.url], 1500, { concurrency: 32, retryPauseMs: 200 });
     await until('entries acknowledged before the cut', () => load.count(201) >= 300, 40_000);
     await proxy.cut();
     const cutAt = Date.now();
-    const takeover = await until(
-      'sequencer-b active',
-      async () => (await sequencerState(seqB)) === 'active',
-      20_000,
-    );
+    const takeover = await untilActive(seqB, 20_000);
     t.diagnostic(`standby active ${takeover} ms after the active sequencer lost the database`);
     await until('sequencer-a stepped down', async () => (await sequencerState(seqA)) !== 'active', 10_000);
     await until(
@@ -99,8 +91,7 @@ test('distributed: the active sequencer loses the database; it steps down, the s
       () => load.count(201, cutAt + takeover) >= 200,
       40_000,
     );
-    await running;
-    load.close();
+    await load.finish();
     t.diagnostic(`201: ${load.count(201)}, 409: ${load.count(409)}, 503: ${load.count(503)}`);
     const { size } = await verifyRun(dep, api.url, load);
     assert.equal(size, 1500);
@@ -110,30 +101,17 @@ test('distributed: the active sequencer loses the database; it steps down, the s
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(await sequencerState(seqA), 'standby');
     assert.equal(await sequencerState(seqB), 'active');
-  } finally {
-    await dep.cleanup();
-    await proxy.cut();
-  }
-});
+  }));
 
 /**
  * ROLE=all on PostgreSQL without Redis (the embedded write path): the database goes away, so
  * /ready says why it cannot write (the probe's read fails, and so does every batch), then it comes
  * back and /ready recovers by itself before any write succeeds, and writes work again.
  */
-test('distributed: ROLE=all on PostgreSQL: /ready 503 while the database is gone, 200 when it is back', async (t) => {
-  if (!(await needServices(t))) return;
-  const proxy = await PgProxy.start();
-  const dep = await deployment();
-  const dbName = new URL(dep.databaseUrl).pathname.slice(1);
-  try {
+test('distributed: ROLE=all on PostgreSQL: /ready 503 while the database is gone, 200 when it is back', (t) =>
+  withProxiedDatabase(t, async (dep, proxy, viaProxy) => {
     // An empty REDIS_URL is unset: the in-process write path.
-    const all = await startVellum(dep, {
-      name: 'all',
-      role: 'all',
-      databaseUrl: proxy.url(dbName),
-      redisUrl: '',
-    });
+    const all = await startVellum(dep, { name: 'all', role: 'all', databaseUrl: viaProxy, redisUrl: '' });
     const all100 = bodies(100);
     const load = new LoadClient([all.url], all100.slice(0, 40), { concurrency: 4, retryPauseMs: 100 });
     await load.run();
@@ -171,8 +149,4 @@ test('distributed: ROLE=all on PostgreSQL: /ready 503 while the database is gone
     assert.equal(more.count(409), 40);
     const { size } = await verifyRun(dep, all.url, more);
     assert.equal(size, 100);
-  } finally {
-    await dep.cleanup();
-    await proxy.cut();
-  }
-});
+  }));

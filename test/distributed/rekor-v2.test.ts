@@ -4,27 +4,15 @@ import { test } from 'node:test';
 import { newP256Key } from '../e2e/fixtures';
 import { leafHashOf, treeIdHexOf, verifyCheckpointNote, verifyInclusion } from '../support/verifier';
 import { rekorV2LogIdOf } from '../support/trusted-root';
-import { deployment, getJson, logContext, needServices, sequencerState, startVellum, until } from './harness';
+import { postJson as post } from '../support/server';
+import { getJson, startCluster, withDeployment } from './harness';
 
-async function post(url: string, value: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(value),
-  });
-  return { status: res.status, json: await res.json(), headers: res.headers };
-}
-
-test('postgres + Redis: a Rekor v2 entry sent to an API replica is sequenced, proven and found by the v1 search', async (t) => {
-  if (!(await needServices(t))) return;
-  const dep = await deployment();
-  try {
-    const [seq, api] = await Promise.all([
-      startVellum(dep, { name: 'sequencer', role: 'sequencer' }),
-      startVellum(dep, { name: 'api', role: 'api' }),
-    ]);
-    await until('sequencer active', async () => (await sequencerState(seq)) === 'active');
-    const ctx = await logContext(api.url);
+test('postgres + Redis: a Rekor v2 entry sent to an API replica is sequenced, proven and found by the v1 search', (t) =>
+  withDeployment(t, async (dep) => {
+    const {
+      apis: [api],
+      ctx,
+    } = await startCluster(dep);
     const key = newP256Key();
     const artifact = randomBytes(64);
     const digest = createHash('sha256').update(artifact).digest();
@@ -64,7 +52,7 @@ test('postgres + Redis: a Rekor v2 entry sent to an API replica is sequenced, pr
       ['hashedrekord', hashed],
       ['dsse', dsse],
     ] as const) {
-      const r = await post(`${api.url}/api/v2/log/entries`, req);
+      const r = await post(`${api!.url}/api/v2/log/entries`, req);
       assert.equal(r.status, 201, JSON.stringify(r.json));
       assert.deepEqual(r.json.kindVersion, { kind, version: '0.0.2' });
       assert.equal(r.json.logId.keyId, rekorV2LogIdOf(ctx.key, ctx.hostname).toString('base64'));
@@ -81,24 +69,21 @@ test('postgres + Redis: a Rekor v2 entry sent to an API replica is sequenced, pr
       );
       const uuid = treeIdHexOf(ctx.treeId) + leaf.toString('hex');
       uuids.push(uuid);
-      const got = await getJson(`${api.url}/api/v1/log/entries/${uuid}`);
+      const got = await getJson(`${api!.url}/api/v1/log/entries/${uuid}`);
       assert.equal(got.status, 200);
       assert.equal(got.json[uuid].body, r.json.canonicalizedBody);
 
-      const again = await post(`${api.url}/api/v2/log/entries`, req);
+      const again = await post(`${api!.url}/api/v2/log/entries`, req);
       assert.equal(again.status, 409);
       assert.equal(again.headers.get('x-log-index'), r.json.logIndex);
     }
 
-    const byHash = await post(`${api.url}/api/v1/index/retrieve`, {
+    const byHash = await post(`${api!.url}/api/v1/index/retrieve`, {
       hash: `sha256:${digest.toString('hex')}`,
     });
     assert.deepEqual(byHash.json, [uuids[0]]);
-    const byKey = await post(`${api.url}/api/v1/index/retrieve`, {
+    const byKey = await post(`${api!.url}/api/v1/index/retrieve`, {
       publicKey: { format: 'x509', content: Buffer.from(key.pem).toString('base64') },
     });
     assert.deepEqual(new Set(byKey.json), new Set(uuids));
-  } finally {
-    await dep.cleanup();
-  }
-});
+  }));

@@ -4,54 +4,40 @@
  * in `x-request-id` and carried by the request's log line.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLI_MAIN, freePort, tempDir } from '../support/server';
+import { spawnServe } from '../../src/bench/server-process';
+import { freePort, tempDir, testServerEnv } from '../support/server';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 test('LOG_FORMAT=json: stdout is JSON lines; request ids are returned and logged', async () => {
   const dataDir = tempDir();
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    LOG_HOSTNAME: `127.0.0.1:${port}`,
-    LOG_LEVEL: 'debug',
-    LOG_FORMAT: 'json',
-    VERIFY_WORKERS: '0',
-    NO_PROXY: '127.0.0.1,localhost',
-  };
-  for (const k of ['SIGNING_KEY_PATH', 'DATABASE_URL', 'REDIS_URL', 'ROLE', 'PUBLIC_KEY_PATH']) delete env[k];
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const env = testServerEnv(dataDir, port, { LOG_LEVEL: 'debug', LOG_FORMAT: 'json', VERIFY_WORKERS: '0' });
+  // Lines of stdout as JSON objects; a line that is not JSON fails the test.
+  const linesOf = (stdout: string) =>
+    stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, any>;
+        } catch {
+          assert.fail(`stdout line is not JSON: ${l}`);
+        }
+      });
+  const listeningLine = (stdout: string) =>
+    linesOf(stdout).find((l) => typeof l.message === 'object' && l.message?.url !== undefined);
+  const server = await spawnServe({
+    name: 'server',
+    env,
+    ready: (out) => listeningLine(out.stdout)?.message.url as string | undefined,
+  });
+  const stdout = server.stdout;
+  const lines = () => linesOf(stdout());
   try {
-    const lines = () =>
-      stdout
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => {
-          try {
-            return JSON.parse(l) as Record<string, any>;
-          } catch {
-            assert.fail(`stdout line is not JSON: ${l}`);
-          }
-        });
-    const started = Date.now();
-    let listening: Record<string, any> | undefined;
-    while (listening === undefined) {
-      assert.ok(Date.now() - started < 60_000, `no listening line in 60 s:\n${stdout}${stderr}`);
-      assert.equal(child.exitCode, null, `server exited:\n${stdout}${stderr}`);
-      listening = lines().find((l) => typeof l.message === 'object' && l.message?.url !== undefined);
-      if (listening === undefined) await new Promise((r) => setTimeout(r, 50));
-    }
+    const listening = listeningLine(stdout())!;
     const url = listening.message.url as string;
     assert.equal(url, `http://127.0.0.1:${port}`);
     assert.match(listening.message.treeId, /^[0-9]+$/);
@@ -77,19 +63,19 @@ test('LOG_FORMAT=json: stdout is JSON lines; request ids are returned and logged
     for (let i = 0; i < 100 && (requestLine(given) === undefined || requestLine(fresh) === undefined); i++)
       await new Promise((r) => setTimeout(r, 20));
     const la = requestLine(given);
-    assert.ok(la, `no log line for request ${given}:\n${stdout}`);
+    assert.ok(la, `no log line for request ${given}:\n${stdout()}`);
     assert.equal(la.message.method, 'GET');
     assert.equal(la.message.url, '/api/v1/log');
     assert.equal(la.message.statusCode, 200);
     assert.equal(la.level, 'debug');
     assert.equal(requestLine(fresh)?.message.statusCode, b.status);
   } finally {
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(t);
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
   // Shutdown lines too.
-  for (const l of stdout.split('\n').filter((x) => x !== '')) JSON.parse(l);
+  for (const l of stdout()
+    .split('\n')
+    .filter((x) => x !== ''))
+    JSON.parse(l);
 });

@@ -14,15 +14,7 @@ import { openNote, parseSignedNote, parseVerifierKey } from '../../src/core/note
 import { ConfigError } from '../../src/modules/config/config';
 import { LogIdentity } from '../../src/modules/identity/log-identity';
 import { LogSigner } from '../../src/modules/signer/log-signer';
-import { boot, postgresDb, sqliteDb, testConfig, type TestDb } from './storage-harness';
-
-async function withDb(db: TestDb, fn: (db: TestDb) => Promise<void>): Promise<void> {
-  try {
-    await fn(db);
-  } finally {
-    await db.cleanup();
-  }
-}
+import { boot, postgresDb, sqliteDb, testConfig, type TestDb, withTestDb } from './storage-harness';
 
 async function metaValue(db: TestDb, key: string): Promise<string | undefined> {
   const rows = await db.exec('SELECT value FROM meta WHERE key = ?', [key]);
@@ -34,8 +26,8 @@ async function storedNotes(db: TestDb): Promise<string[]> {
   return rows.map((r) => String(r.note));
 }
 
-test('note key: generated 0600 on first boot, reused after a crash before publishing, then published and signing', async () =>
-  withDb(await sqliteDb(), async (db) => {
+test('note key: generated 0600 on first boot, reused after a crash before publishing, then published and signing', () =>
+  withTestDb(sqliteDb, async (db) => {
     const notePath = join(db.dataDir, 'note-key.pem');
     // Boot the signer alone: the note key file is written, but no sequencer runs, so nothing is
     // published or signed: what a crash right after writing the file leaves.
@@ -78,8 +70,8 @@ test('note key: generated 0600 on first boot, reused after a crash before publis
     }
   }));
 
-test('note key: none for an Ed25519 log key; NOTE_KEY_PATH then, or a non-Ed25519 note key, stops the boot', async () =>
-  withDb(await sqliteDb(), async (db) => {
+test('note key: none for an Ed25519 log key; NOTE_KEY_PATH then, or a non-Ed25519 note key, stops the boot', () =>
+  withTestDb(sqliteDb, async (db) => {
     const edPath = join(db.dataDir, 'ed.pem');
     writeFileSync(
       edPath,
@@ -126,8 +118,8 @@ test('note key: none for an Ed25519 log key; NOTE_KEY_PATH then, or a non-Ed2551
     assert.ok(!existsSync(missing), 'nothing generated at an explicit path');
   }));
 
-test('note key: an API replica (no private keys) reads it from meta and checks it against the latest checkpoint', async () =>
-  withDb(await postgresDb(), async (db) => {
+test('note key: an API replica (no private keys) reads it from meta and checks it against the latest checkpoint', () =>
+  withTestDb(postgresDb, async (db) => {
     const seq = await boot(testConfig(db));
     let noteKey: LogPublicKey;
     let vkeys: readonly string[];

@@ -1,45 +1,4 @@
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import {
-  scenarioConcurrentSubmissions,
-  scenarioFailedBatch,
-  scenarioKill9,
-  scenarioLeaseAtBoot,
-  scenarioPushback,
-  scenarioRefusesInconsistentTiles,
-  scenarioRestart,
-  scenarioStolenLease,
-} from './sequencer-scenarios';
-import { postgresDb, type TestDb } from './storage-harness';
+import { sequencerSuite } from './sequencer-suite';
+import { postgresDb } from './storage-harness';
 
-async function withDb(fn: (db: TestDb) => Promise<void>): Promise<void> {
-  const db = await postgresDb();
-  try {
-    await fn(db);
-  } finally {
-    await db.cleanup();
-  }
-}
-
-test('postgres: 3000 concurrent submissions are sequenced 0..n-1 with verifying proofs, SETs, checkpoints; duplicates get the first entry', async () => {
-  await withDb(async (db) => {
-    const { perSecond } = await scenarioConcurrentSubmissions(db, 3000);
-    console.log(`# postgres write path: ${perSecond.toFixed(0)} entries/s (3000 concurrent submissions)`);
-    assert.ok(perSecond > 0);
-  });
-});
-
-test('postgres: restart on the same database continues the log consistently', () => withDb(scenarioRestart));
-test('postgres: a batch failing before COMMIT leaves database and tree unchanged', () =>
-  withDb(scenarioFailedBatch));
-test('postgres: a stolen lease token makes the commit fail; re-acquired after expiry', () =>
-  withDb(scenarioStolenLease));
-test('postgres: PUSHBACK beyond MAX_PENDING; integratedTime from the injected clock', () =>
-  withDb(scenarioPushback));
-test('postgres: refuses to start when stored tiles disagree with the checkpoint', () =>
-  withDb(scenarioRefusesInconsistentTiles));
-test('postgres: boot waits for a live lease holder, takes over at once from a dead one', () =>
-  withDb(scenarioLeaseAtBoot));
-test('postgres: kill -9 mid-stream loses no acknowledged entry', () =>
-  withDb((db) => scenarioKill9(db, join(__dirname, 'sequencer-crash-child.js'))));
+sequencerSuite('postgres', postgresDb);

@@ -11,16 +11,9 @@ import { ConfigError } from '../../src/modules/config/config';
 import { LogIdentity } from '../../src/modules/identity/log-identity';
 import { LogSigner } from '../../src/modules/signer/log-signer';
 import { LOG_PUBLIC_KEY } from '../../src/modules/identity/identity.module';
-import { boot, sqliteDb, testConfig, type TestDb } from './storage-harness';
+import { boot, sqliteDb, testConfig, type TestDb, withTestDb } from './storage-harness';
 
-async function withDb(fn: (db: TestDb) => Promise<void>): Promise<void> {
-  const db = await sqliteDb();
-  try {
-    await fn(db);
-  } finally {
-    await db.cleanup();
-  }
-}
+const withDb = (fn: (db: TestDb) => Promise<void>): Promise<void> => withTestDb(sqliteDb, fn);
 
 test('signer: generates a P-256 key (mode 0600) on first boot, logs it, reloads it and the tree id on restart', () =>
   withDb(async (db) => {

@@ -101,6 +101,16 @@ export async function postgresDb(): Promise<TestDb> {
   };
 }
 
+/** Runs `fn` on a fresh database from `open`, cleaned up whatever happens. */
+export async function withTestDb<T>(open: () => Promise<TestDb>, fn: (db: TestDb) => Promise<T>): Promise<T> {
+  const db = await open();
+  try {
+    return await fn(db);
+  } finally {
+    await db.cleanup();
+  }
+}
+
 export function testConfig(db: TestDb, env: Record<string, string> = {}): VellumConfig {
   return loadConfig({ LOG_HOSTNAME: 'vellum.test', BATCH_MAX_AGE_MS: '20', ...db.env, ...env }, db.dataDir);
 }

@@ -13,7 +13,7 @@ import { LOG_MIGRATIONS, collectMigrations } from '../../src/modules/storage/mig
 import { roleMigrations } from '../../src/roles';
 import { chunkRows, num, toDialect, valuesList } from '../../src/modules/storage/sql';
 import { StorageModule } from '../../src/modules/storage/storage.module';
-import { CapturingLogger, postgresDb, sqliteDb, tempDir, type TestDb } from './storage-harness';
+import { CapturingLogger, postgresDb, sqliteDb, tempDir, type TestDb, withTestDb } from './storage-harness';
 
 const TABLES = ['checkpoints', 'entries', 'index_keys', 'meta', 'sequencer_lease', 'tiles'];
 
@@ -103,18 +103,11 @@ async function checkDatabase(tdb: TestDb): Promise<void> {
   }
 }
 
-test('sqlite storage: schema by migration, committed-only reads, rollback, serialized transactions, reopen', async () => {
-  const tdb = await sqliteDb();
-  try {
-    await checkDatabase(tdb);
-  } finally {
-    await tdb.cleanup();
-  }
-});
+test('sqlite storage: schema by migration, committed-only reads, rollback, serialized transactions, reopen', () =>
+  withTestDb(sqliteDb, checkDatabase));
 
-test('postgres storage: schema by migration, committed-only reads, rollback, serialized transactions, reopen', async () => {
-  const tdb = await postgresDb();
-  try {
+test('postgres storage: schema by migration, committed-only reads, rollback, serialized transactions, reopen', () =>
+  withTestDb(postgresDb, async (tdb) => {
     await checkDatabase(tdb);
     const types = await tdb.exec(
       "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'entries' ORDER BY column_name",
@@ -123,10 +116,7 @@ test('postgres storage: schema by migration, committed-only reads, rollback, ser
     assert.equal(byName.idx, 'bigint');
     assert.equal(byName.leaf_hash, 'bytea');
     assert.equal(byName.integrated_time, 'bigint');
-  } finally {
-    await tdb.cleanup();
-  }
-});
+  }));
 
 test('sqlite storage: creates DATA_DIR (0700), WAL, synchronous=FULL, busy_timeout', async () => {
   const root = tempDir();

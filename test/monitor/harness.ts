@@ -3,7 +3,6 @@
  * reader and monitor modules on a temp SQLite database, served over Fastify on a free port;
  * real hashedrekord entries signed by Fulcio-style certificates made in the test.
  */
-import { ConsoleLogger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createHash, randomBytes, sign } from 'node:crypto';
@@ -42,29 +41,14 @@ import {
 } from '../support/x509-builder';
 
 export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
-import type { TestDb } from '../modules/storage-harness';
+import { CapturingLogger, type TestDb } from '../modules/storage-harness';
+import { releaseRuleYaml } from '../support/monitor-rules';
+import { type Reply, http } from '../support/server';
 import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
 import { roleMigrations, rolePart } from '../../src/roles';
 
 export const ADMIN_TOKEN = 'monitor-admin-token-for-tests-0123456789';
-export const GH = 'https://token.actions.githubusercontent.com';
-
-class QuietLogger extends ConsoleLogger {
-  readonly lines: string[] = [];
-  constructor() {
-    super('test', { logLevels: ['error'] });
-  }
-  override log(m: unknown, c?: string): void {
-    this.lines.push(`${c ?? ''}: ${String(m)}`);
-  }
-  override warn(m: unknown, c?: string): void {
-    this.lines.push(`${c ?? ''}: WARN ${String(m)}`);
-  }
-  override error(m: unknown, ...rest: unknown[]): void {
-    this.lines.push(`ERROR ${String(m)}`);
-    if (process.env.VELLUM_TEST_VERBOSE) super.error(m, ...(rest as []));
-  }
-}
+export { GH } from '../support/monitor-rules';
 
 export interface MonitorApp {
   readonly app: NestFastifyApplication;
@@ -95,7 +79,7 @@ export interface BootOptions {
 
 export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<MonitorApp> {
   const config = loadConfig({ LOG_HOSTNAME: 'vellum.test', BATCH_MAX_AGE_MS: '5', ...db.env }, db.dataDir);
-  const logger = new QuietLogger();
+  const logger = new CapturingLogger();
   const mcfg = loadMonitorConfig({ ADMIN_TOKEN, ...opts.monitorEnv }, 'all', db.dataDir);
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -228,36 +212,22 @@ export async function submit(m: MonitorApp, e: PreparedEntry): Promise<number> {
 
 // -- HTTP ----------------------------------------------------------------------------------------
 
-export interface Res {
-  status: number;
-  headers: Headers;
-  json: any;
-  text: string;
-}
+export type Res = Reply;
 
-export async function api(
+/** A call to the monitor's API as the admin (or with `token`, or none with null). */
+export function api(
   m: { url: string },
   method: string,
   path: string,
   body?: unknown,
   token: string | null = ADMIN_TOKEN,
 ): Promise<Res> {
-  const headers: Record<string, string> = {};
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${m.url}${path}`, {
+  const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
+  return http(`${m.url}${path}`, {
     method,
     headers,
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
 }
 
 export async function waitFor<T>(
@@ -274,21 +244,7 @@ export async function waitFor<T>(
   }
 }
 
-export const RELEASE_RULE_YAML = `
-apiVersion: monitor.vellum/v1
-kind: IdentityRule
-metadata: {name: release-signer, owner: team-a}
-spec:
-  scope:
-    - sourceRepositoryIdentifier: "123456"
-  expect:
-    - issuer: ${GH}
-      subjectRegExp: 'https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v\\d+\\.\\d+\\.\\d+'
-      extensions:
-        runner-environment: {equals: github-hosted}
-        build-trigger: {in: [push, release]}
-  severity: high
----
+export const RELEASE_RULE_YAML = `${releaseRuleYaml('{name: release-signer, owner: team-a}')}---
 apiVersion: monitor.vellum/v1
 kind: IdentityRule
 metadata: {name: oncall-email}

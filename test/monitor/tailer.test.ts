@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { formatCheckpoint, parseCheckpoint, signRekorCheckpoint } from '../../src/core/checkpoint';
@@ -11,18 +11,19 @@ import { leafHash } from '../../src/core/merkle/hash';
 import { parseSignedNote } from '../../src/core/note';
 import { parseRulesYaml } from '../../src/core/monitor';
 import { LogTailer, type PassResult } from '../../src/cli/monitor/tailer';
-import { CLI_MAIN, startTestServer, tempDir, type TestServer } from '../support/server';
-import { certSigner, emailCert, keySigner, proposedEntry } from './harness';
+import { CLI_MAIN, type TestServer } from '../support/server';
+import {
+  type FollowedLog,
+  WATCH_EXAMPLE_RULES,
+  listenLocal,
+  monitorArgs,
+  populateLog,
+  runVellum,
+  startFollowedLog,
+} from './follow-fixture';
+import { certSigner, emailCert } from './harness';
 
-const RULES = `
-apiVersion: monitor.vellum/v1
-kind: IdentityRule
-metadata: {name: watch-example}
-spec:
-  scope:
-    - emailRegExp: '.*@example\\.com'
-`;
-
+let log: FollowedLog;
 let server: TestServer;
 let dir: string;
 let pubPath: string;
@@ -32,26 +33,9 @@ let logKey: LogSigningKey;
 const matching: number[] = [];
 
 async function populate(n: number, matchEvery: number): Promise<void> {
-  const signer = keySigner();
-  const certSigners = [certSigner(emailCert('dev@example.com')), certSigner(emailCert('ops@example.com'))];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const k = next++;
-      if (k >= n) return;
-      const match = k % matchEvery === 0;
-      const body = proposedEntry(match ? certSigners[k % 2]! : signer, randomBytes(32));
-      const res = await fetch(`${server.url}/api/v1/log/entries`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const json = (await res.json()) as Record<string, { logIndex: number }>;
-      assert.equal(res.status, 201, JSON.stringify(json));
-      if (match) matching.push(Object.values(json)[0]!.logIndex);
-    }
-  };
-  await Promise.all(Array.from({ length: 48 }, worker));
+  const watched = [certSigner(emailCert('dev@example.com')), certSigner(emailCert('ops@example.com'))];
+  for (const e of await populateLog(server.url, n, matchEvery, { watched, workers: 48 }))
+    if (e.match) matching.push(e.index);
 }
 
 function tailer(
@@ -64,7 +48,7 @@ function tailer(
   const t = new LogTailer({
     logUrl,
     publicKey,
-    rules: parseRulesYaml(RULES).rules,
+    rules: parseRulesYaml(WATCH_EXAMPLE_RULES).rules,
     statePath,
     concurrency: 16,
     out: (l) => out.push(l),
@@ -77,12 +61,12 @@ function tailer(
 /**
  * A copy of the log that lies: forwards to the real server and rewrites chosen responses.
  */
-async function tamperProxy(
+function tamperProxy(
   rewrite: (path: string, json: any) => any,
   forceOk = false,
   delayMs = 0,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const s: Server = createServer((req, res) => {
+  return listenLocal((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -106,15 +90,6 @@ async function tamperProxy(
       })();
     });
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const a = s.address();
-  return {
-    url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`,
-    close: () => {
-      s.closeAllConnections();
-      return new Promise((r) => s.close(() => r()));
-    },
-  };
 }
 
 /** The log's checkpoint re-signed with `key` after `edit` (same origin/name). */
@@ -137,22 +112,15 @@ function expectInconsistent(r: PassResult, out: string[], pattern: RegExp): void
 }
 
 before(async () => {
-  server = await startTestServer();
-  dir = tempDir('vellum-h8-tail-');
-  pubPath = join(dir, 'log.pem');
-  rulesPath = join(dir, 'rules.yaml');
-  writeFileSync(pubPath, server.publicKeyPem);
-  writeFileSync(rulesPath, RULES);
+  log = await startFollowedLog('vellum-h8-tail-');
+  ({ server, dir, pubPath, rulesPath } = log);
   publicKey = LogPublicKey.fromPem(server.publicKeyPem);
   logKey = LogSigningKey.fromPem(readFileSync(join(server.dataDir, 'signing-key.pem'), 'utf8'));
   await populate(2500, 250);
   matching.sort((a, b) => a - b);
 });
 
-after(async () => {
-  await server?.dispose();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => log?.dispose());
 
 test('scans every entry from index 0, rebuilds the root, reports rule matches; later passes only read new entries', async () => {
   const state = join(dir, 'state-main.json');
@@ -289,28 +257,9 @@ test('detects a checkpoint signed by another key, a different root for a known s
   );
 });
 
-function runCli(
-  args: string[],
-  opts: {
-    env?: Record<string, string>;
-    onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
-  } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'monitor', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      opts.onStderr?.(stderr, child);
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `vellum monitor ARGS` as a child process. */
+const runCli = (args: string[], opts: Parameters<typeof runVellum>[1] = {}) =>
+  runVellum(['monitor', ...args], opts);
 
 test('vellum monitor CLI: exit 0 on a good log, 1 with log.inconsistent on a tampered copy, 2 on usage errors', async () => {
   const state = join(dir, 'state-cli.json');
@@ -519,17 +468,7 @@ test('vellum monitor CLI: killed (SIGKILL) mid-scan, the next run resumes from t
   const size = await logSize();
   const slow = await tamperProxy((_p, j) => j, false, 8);
   const state = join(dir, 'state-cli-kill.json');
-  const args = (logUrl: string, extra: string[] = []) => [
-    '--log',
-    logUrl,
-    '--public-key',
-    pubPath,
-    '--rules',
-    rulesPath,
-    '--state',
-    state,
-    ...extra,
-  ];
+  const args = (logUrl: string, extra: string[] = []) => monitorArgs(log, logUrl, state, extra);
   const savedNext = (): number => {
     try {
       return Number(JSON.parse(readFileSync(state, 'utf8')).progress?.next ?? 0);

@@ -7,10 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
 import { DELIVERY_QUEUE, deliveryJobId } from '../../src/modules/monitor/delivery-queue';
 import { DeliveryService } from '../../src/modules/monitor/delivery.service';
 import { loadMonitorConfig } from '../../src/modules/monitor/monitor.config';
@@ -29,47 +27,15 @@ import {
   type MonitorApp,
   type TestDb,
 } from './harness';
+import { deleteRedisKeys } from '../../src/bench/server-process';
+import { needServices } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
 import { Receiver } from './receiver';
 
 const REDIS = 'redis://127.0.0.1:6379';
 
-function reachable(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = tcpConnect({ host: '127.0.0.1', port });
-    s.setTimeout(2000);
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-    s.once('timeout', () => {
-      s.destroy();
-      res(false);
-    });
-  });
-}
-
-/** Redis must be there under CI=true (the test fails); elsewhere its absence skips the test. */
-async function needRedis(t: TestContext): Promise<boolean> {
-  if (await reachable(6379)) return true;
-  if (process.env.CI === 'true') throw new Error('Redis on 127.0.0.1:6379 unreachable (CI=true: must run)');
-  t.skip('Redis on 127.0.0.1:6379 unreachable');
-  return false;
-}
-
-async function deleteKeys(prefix: string): Promise<void> {
-  const r = new IORedis(REDIS, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
-}
+const needRedis = (t: TestContext): Promise<boolean> => needServices(t, { redis: true });
+const deleteKeys = (prefix: string): Promise<void> => deleteRedisKeys(REDIS, prefix);
 
 const newPrefix = (): string => `vt-wh-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
@@ -325,39 +291,8 @@ test('webhooks via BullMQ on PostgreSQL: two workers and the table poll racing n
 
 /** A TCP proxy to the real Redis that can be cut (Redis "goes away") and restored on the same port. */
 async function redisProxy(): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const listen = async (): Promise<void> => {
-    const s = createServer((c) => {
-      const up = tcpConnect({ host: '127.0.0.1', port: 6379 });
-      for (const x of [c, up]) {
-        sockets.add(x);
-        x.on('close', () => sockets.delete(x));
-        x.on('error', () => {
-          c.destroy();
-          up.destroy();
-        });
-      }
-      c.pipe(up);
-      up.pipe(c);
-    });
-    await new Promise<void>((res) => s.listen(port, '127.0.0.1', () => res()));
-    const a = s.address();
-    port = typeof a === 'object' && a ? a.port : 0;
-    server = s;
-  };
-  await listen();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async cut() {
-      const s = server;
-      server = undefined;
-      for (const x of sockets) x.destroy();
-      if (s) await new Promise((res) => s.close(() => res(undefined)));
-    },
-    restore: listen,
-  };
+  const p = await TcpProxy.to(6379);
+  return { url: `redis://127.0.0.1:${p.port}`, cut: () => p.cut(), restore: () => p.restore() };
 }
 
 test('webhooks via BullMQ: while Redis is unreachable the outbox table is delivered directly; afterwards jobs again', async (t) => {

@@ -2,16 +2,15 @@
  * Starts the real Vellum server (`vellum serve` from the compiled tree this test runs from) as a
  * child process on a free port with its own DATA_DIR, and tells the test what it announced.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-export { freePort } from '../../src/bench/free-port';
-import { freePort } from '../../src/bench/free-port';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { freePort } from '../../src/bench/free-port';
+import { spawnServe } from '../../src/bench/server-process';
+export { freePort } from '../../src/bench/free-port';
+export { CLI_MAIN } from '../../src/bench/server-process';
 import { LogContext, logKeyFromPem } from './verifier';
-
-/** The compiled CLI next to this compiled file: <out>/test/support -> <out>/src/cli/main.js. */
-export const CLI_MAIN = resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
 export function tempDir(prefix = 'vellum-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -37,10 +36,15 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-export async function startTestServer(opts: StartOptions = {}): Promise<TestServer> {
-  const ownDir = opts.dataDir === undefined;
-  const dataDir = opts.dataDir ?? tempDir();
-  const port = opts.port ?? (await freePort());
+/**
+ * A test server's environment: an embedded log on 127.0.0.1:port in `dataDir`, whatever the
+ * caller's shell sets; keys, databases, Redis and the role only as `extra` gives them.
+ */
+export function testServerEnv(
+  dataDir: string,
+  port: number,
+  extra: Readonly<Record<string, string>> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
@@ -50,48 +54,33 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     LOG_LEVEL: 'warn',
     BATCH_MAX_AGE_MS: '20',
     NO_PROXY: '127.0.0.1,localhost',
-    ...opts.env,
+    ...extra,
   };
-  for (const k of ['SIGNING_KEY_PATH', 'DATABASE_URL', 'REDIS_URL', 'ROLE'])
-    if (!opts.env?.[k]) delete env[k];
+  for (const k of ['SIGNING_KEY_PATH', 'PUBLIC_KEY_PATH', 'DATABASE_URL', 'REDIS_URL', 'ROLE'])
+    if (!extra[k]) delete env[k];
+  return env;
+}
 
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+export async function startTestServer(opts: StartOptions = {}): Promise<TestServer> {
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? tempDir();
+  const port = opts.port ?? (await freePort());
+  const env = testServerEnv(dataDir, port, opts.env);
 
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start in 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const m = /vellum listening on (\S+)\n[\s\S]*-----END PUBLIC KEY-----\n/.exec(out);
-      if (m) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        res(/vellum listening on (\S+)/.exec(out)![1]);
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      rej(new Error(`server exited (${code}) during startup:\n${out}`));
-    });
+  const proc = await spawnServe({
+    name: 'server',
+    env,
+    // The public key is printed after the listening line; the test wants both.
+    ready: (out) => /vellum listening on (\S+)\n[\s\S]*-----END PUBLIC KEY-----\n/.exec(out.all)?.[1],
   });
-
-  const treeId = /treeID ([0-9]+)/.exec(out)![1];
+  const { url, child } = proc;
+  const treeId = /treeID ([0-9]+)/.exec(proc.output())![1];
   const res = await fetch(`${url}/api/v1/log/publicKey`);
   const publicKeyPem = await res.text();
   const key = logKeyFromPem(publicKeyPem);
   const hostname = env.LOG_HOSTNAME!;
 
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const code = await exited;
-    clearTimeout(t);
-    return code;
-  };
+  const stop = (): Promise<number | null> => proc.stop();
   return {
     url,
     port,
@@ -99,7 +88,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     child,
     publicKeyPem,
     ctx: { key, hostname, treeId },
-    output: () => out,
+    output: proc.output,
     stop,
     async dispose() {
       await stop();
