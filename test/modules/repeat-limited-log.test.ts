@@ -99,16 +99,26 @@ test('repeat-limited log: every occurrence is accounted for, and a message is ne
   );
 });
 
-test('repeat-limited log: distinct messages beyond the table size are logged, not held', () => {
+test('repeat-limited log: distinct messages beyond the table size share one counted overflow window', () => {
   const clock = new ManualClock();
   const out = recorder();
   const log = new RepeatLimitedLog(out, 10_000, clock, 4);
+  for (let i = 0; i < 1000; i++) log.warn(`m${i}`);
   for (let i = 0; i < 10; i++) log.warn(`m${i}`);
-  for (let i = 0; i < 10; i++) log.warn(`m${i}`);
-  // m0..m3 hold windows (their repeats wait); m4..m9 are logged each time.
-  assert.equal(out.lines.length, 10 + 6);
+  // m0..m3 hold windows; m4 is logged and opens the overflow window; everything else is counted.
+  assert.deepEqual(
+    out.lines.map((l) => l.text),
+    ['m0', 'm1', 'm2', 'm3', 'm4'],
+  );
   clock.advance(10_000);
   assert.equal(out.lines.filter((l) => l.text.includes('repeated once more')).length, 4);
+  // 995 distinct after m4, plus m4..m9 again (6): 1001 held back in the overflow window.
+  assert.ok(
+    out.lines.some((l) => l.text === '1001 more distinct messages held back in the last 10 s'),
+    JSON.stringify(out.lines.slice(5)),
+  );
+  log.warn('m999');
+  assert.equal(out.lines.at(-1)!.text, 'm999', 'after the windows close, a message is logged again');
 });
 
 test('write readiness: a failed commit is unready until a commit or a later passing probe round', async () => {

@@ -28,10 +28,12 @@ interface Window {
  * database or Redis that is down) fails every request and every retry the same way; logging each
  * one writes thousands of lines, often onto the very disk that is full.
  *
- * Messages are keyed by their text. At most `maxKeys` windows are open at once: a flood of
- * distinct messages (error texts can quote input) is logged as it comes once the table is full,
- * rather than growing it without bound.
+ * Messages are keyed by their text. At most `maxKeys` windows are open at once, plus one
+ * overflow window per level that every further distinct message shares.
  */
+/** The key of the window distinct messages share once the table is full. */
+const OVERFLOW = '\u0000overflow';
+
 export class RepeatLimitedLog {
   private readonly open = new Map<string, Window>();
 
@@ -52,14 +54,21 @@ export class RepeatLimitedLog {
   }
 
   private emit(level: 'warn' | 'error', message: string, first: unknown): void {
+    const overflow = message === OVERFLOW;
     const key = `${level}\u0000${message}`;
     const w = this.open.get(key);
     if (w !== undefined) {
       w.repeats++;
       return;
     }
+    if (!overflow && this.open.size >= this.maxKeys) {
+      // Texts can quote attacker input: past the table's size, distinct messages share one
+      // overflow window per level (the first is logged, the rest counted), so neither memory
+      // nor the log grows with them.
+      this.emit(level, OVERFLOW, first ?? message);
+      return;
+    }
     this.logger[level](first ?? message);
-    if (this.open.size >= this.maxKeys) return;
     this.open.set(key, { level, message, startedAt: this.clock.now(), repeats: 0 });
     const timer = this.clock.setTimeout(() => this.close(key), this.windowMs);
     timer.unref?.();
@@ -71,6 +80,10 @@ export class RepeatLimitedLog {
     this.open.delete(key);
     if (w === undefined || w.repeats === 0) return;
     const seconds = Math.max(1, Math.round((this.clock.now() - w.startedAt) / 1000));
+    if (w.message === OVERFLOW) {
+      this.logger[w.level](`${w.repeats} more distinct messages held back in the last ${seconds} s`);
+      return;
+    }
     const times = w.repeats === 1 ? 'once more' : `${w.repeats} times`;
     this.logger[w.level](`${w.message} (repeated ${times} in the last ${seconds} s)`);
   }

@@ -3,7 +3,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
 import { isVellumError } from '../../core/errors';
 import type { EntryQueue } from '../write-path/entry-queue';
-import { rateLimitedLog } from '../logging/repeat-limited-log';
+import { RepeatLimitedLog, rateLimitedLog } from '../logging/repeat-limited-log';
 import { type WriteCoalescer, blockingOptions } from './redis-connection';
 import { type JobData, type QueueNames, type QueuedJob, decodeJob } from './wire';
 
@@ -63,7 +63,7 @@ export class BullConsumer {
   private worker: Worker<JobData, JobResult> | undefined;
   private running: Promise<void> | undefined;
   /** A flood of forged jobs must not flood the log: one alert line per 10 s, with a count. */
-  private readonly alert = rateLimitedLog(this.logger, 10_000, 'error');
+  private readonly alert = new RepeatLimitedLog(this.logger);
 
   constructor(
     private readonly options: BullConsumerOptions,
@@ -122,7 +122,11 @@ export class BullConsumer {
       // different QUEUE_HMAC_KEY, version skew): dropped, never sequenced, never retried. A real
       // submitter whose job was replaced this way re-queues it from its sweep.
       this.options.onRejected?.();
-      this.alert('refused a queue job (not sequenced)', e);
+      // Keyed without the attacker-chosen job id, so forged jobs share one window.
+      this.alert.error(
+        'refused queue jobs (not sequenced)',
+        `refused a queue job (not sequenced): ${(e as Error).message}`,
+      );
       throw new UnrecoverableError((e as Error).message);
     }
     this.options.onJob?.(Date.now() - job.timestamp);
