@@ -10,7 +10,7 @@ import { CompactRange } from '../core/follower/compact-range';
 import { LogFollower, type LeafSource } from '../core/follower/log-follower';
 import { TileLeafSource } from '../core/follower/tile-leaf-source';
 import { decodeEntryBundle, entryBundlePath, TILE_WIDTH, tileWidthAt } from '../core/tiles/tiles';
-import { HttpClient } from '../modules/monitor/http-client';
+import { HttpClient } from '../net/http-client';
 import { V1LeafSource } from './monitor/v1-leaf-source';
 import { verifySet } from '../core/set';
 import { parse, UsageError, withUsage } from './args';
