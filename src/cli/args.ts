@@ -4,6 +4,14 @@ import { EXIT, UsageError } from './exit-codes';
 
 export { UsageError };
 
+/** Options of the commands that read a log (`verify`, `monitor`): where, its key, a state file, tiles or v1 API. */
+export const LOG_READER_OPTIONS = {
+  log: { type: 'string' },
+  'public-key': { type: 'string' },
+  state: { type: 'string' },
+  tiles: { type: 'boolean', default: false },
+} as const;
+
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,

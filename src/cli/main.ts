@@ -27,36 +27,30 @@ commands:
                               the same against ROLE=api processes and a ROLE=sequencer on Redis + PostgreSQL
 `;
 
+type Command = (argv: string[]) => Promise<number>;
+
+/** Each command's module is loaded only when it runs (`serve` pulls in Nest, `bench` the bench code). */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  serve: async () => (await import('./serve')).serveCommand,
+  keygen: async () => (await import('./keygen')).keygenCommand,
+  verify: async () => (await import('./verify')).verifyCommand,
+  openapi: async () => (await import('./openapi')).openapiCommand,
+  'trust-root': async () => (await import('./trust')).trustRootCommand,
+  'signing-config': async () => (await import('./trust')).signingConfigCommand,
+  monitor: async () => (await import('./monitor-command')).monitorCommand,
+  bench: async () => (await import('../bench/http-bench')).benchCommand,
+};
+
 /** Exit codes (EXIT in exit-codes.ts): 0 success, 1 verification failed, 2 usage or configuration error, 3 other failure. */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'serve':
-      return (await import('./serve')).serveCommand(rest);
-    case 'keygen':
-      return (await import('./keygen')).keygenCommand(rest);
-    case 'verify':
-      return (await import('./verify')).verifyCommand(rest);
-    case 'openapi':
-      return (await import('./openapi')).openapiCommand(rest);
-    case 'trust-root':
-      return (await import('./trust')).trustRootCommand(rest);
-    case 'signing-config':
-      return (await import('./trust')).signingConfigCommand(rest);
-    case 'monitor':
-      return (await import('./monitor-command')).monitorCommand(rest);
-    case 'bench':
-      return (await import('../bench/http-bench')).benchCommand(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return cmd === undefined ? EXIT.usage : EXIT.ok;
-    default:
-      process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
-      return EXIT.usage;
+  if (cmd !== undefined && Object.hasOwn(COMMANDS, cmd)) return (await COMMANDS[cmd]!())(rest);
+  if (cmd === undefined || ['help', '--help', '-h'].includes(cmd)) {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
+  process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+  return EXIT.usage;
 }
 
 main(process.argv.slice(2)).then(

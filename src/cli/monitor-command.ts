@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { LogPublicKey } from '../core/keys';
 import { decodeWebhookSecret, validateRulesYaml, type IdentityRule } from '../core/monitor';
 import { LogTailer, type PassResult } from './monitor/tailer';
-import { parse, positiveInt, UsageError, withUsage } from './args';
+import { LOG_READER_OPTIONS, parse, positiveInt, UsageError, withUsage } from './args';
 import { EXIT } from './exit-codes';
 import { parseVariable } from '../modules/config/config-schema';
 
@@ -67,17 +67,14 @@ export function monitorCommand(argv: string[]): Promise<number> {
   }
   return withUsage(async () => {
     const a = parse(argv, {
-      log: { type: 'string' },
-      'public-key': { type: 'string' },
+      ...LOG_READER_OPTIONS,
       rules: { type: 'string' },
-      state: { type: 'string' },
       once: { type: 'boolean', default: false },
       interval: { type: 'string' },
       concurrency: { type: 'string' },
       'origin-hostname': { type: 'string' },
       'start-at-end': { type: 'boolean', default: false },
       'save-every': { type: 'string' },
-      tiles: { type: 'boolean', default: false },
       'webhook-url': { type: 'string' },
       'webhook-secret-file': { type: 'string' },
     });

@@ -114,74 +114,70 @@ function emit(doc: unknown, out: string | boolean | undefined): void {
   }
 }
 
-/** Core argument errors (a bad URL, an empty chain) are the user's to fix: exit code 2. */
-async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (isVellumError(e, 'INVALID_ARGUMENT')) throw new UsageError(e.message);
-    throw e;
-  }
+/**
+ * Runs a command body under `withUsage`. Core argument errors (a bad URL, an empty chain) are the
+ * user's to fix, so they become usage errors: exit code 2.
+ */
+function runDocumentCommand(usage: string, body: () => Promise<void>): Promise<number> {
+  return withUsage(async () => {
+    try {
+      await body();
+    } catch (e) {
+      if (isVellumError(e, 'INVALID_ARGUMENT')) throw new UsageError(e.message);
+      throw e;
+    }
+    return 0;
+  }, usage);
 }
+
+/** Options both commands take: the running log, and where to write the document. */
+const DOCUMENT_OPTIONS = { server: { type: 'string' }, out: { type: 'string' } } as const;
 
 /** `vellum trust-root`: the log's TrustedRoot, from a running server, plus optional CA/TSA chains. */
 export function trustRootCommand(argv: string[]): Promise<number> {
-  return withUsage(
-    () =>
-      asUsage(async () => {
-        const args = parse(argv, {
-          server: { type: 'string' },
-          out: { type: 'string' },
-          'fulcio-root': { type: 'string' },
-          'tsa-chain': { type: 'string' },
-        });
-        const server = serverUrl(args.server);
-        const ca =
-          typeof args['fulcio-root'] === 'string' ? [chainFromPem(args['fulcio-root'], '--fulcio-root')] : [];
-        const tsa =
-          typeof args['tsa-chain'] === 'string' ? [chainFromPem(args['tsa-chain'], '--tsa-chain')] : [];
-        const root = (await fetchJson(`${server}/api/v1/trustedRoot`)) as TrustedRootJson;
-        emit(extendTrustedRoot(root, { certificateAuthorities: ca, timestampAuthorities: tsa }), args.out);
-        return 0;
-      }),
-    TRUST_ROOT_USAGE,
-  );
+  return runDocumentCommand(TRUST_ROOT_USAGE, async () => {
+    const args = parse(argv, {
+      ...DOCUMENT_OPTIONS,
+      'fulcio-root': { type: 'string' },
+      'tsa-chain': { type: 'string' },
+    });
+    const server = serverUrl(args.server);
+    const ca =
+      typeof args['fulcio-root'] === 'string' ? [chainFromPem(args['fulcio-root'], '--fulcio-root')] : [];
+    const tsa = typeof args['tsa-chain'] === 'string' ? [chainFromPem(args['tsa-chain'], '--tsa-chain')] : [];
+    const root = (await fetchJson(`${server}/api/v1/trustedRoot`)) as TrustedRootJson;
+    emit(extendTrustedRoot(root, { certificateAuthorities: ca, timestampAuthorities: tsa }), args.out);
+  });
 }
 
 /** `vellum signing-config`: the log's SigningConfig v0.2, plus optional Fulcio/OIDC/TSA services. */
 export function signingConfigCommand(argv: string[]): Promise<number> {
-  return withUsage(
-    () =>
-      asUsage(async () => {
-        const args = parse(argv, {
-          server: { type: 'string' },
-          out: { type: 'string' },
-          'ca-url': { type: 'string' },
-          'oidc-url': { type: 'string' },
-          'tsa-url': { type: 'string' },
-          'rekor-api': { type: 'string' },
-        });
-        const api = args['rekor-api'];
-        if (api !== undefined && api !== '1' && api !== '2') {
-          throw new UsageError(`--rekor-api must be 1 or 2, got ${JSON.stringify(api)}`);
-        }
-        const server = serverUrl(args.server);
-        const config = (await fetchJson(`${server}/api/v1/signingConfig`)) as SigningConfigJson;
-        // Extra services are listed as valid from the log's own start.
-        const validFrom = config.rekorTlogUrls?.[0]?.validFor?.start;
-        if (typeof validFrom !== 'string')
-          throw new Error(`${server} answered a SigningConfig without rekorTlogUrls`);
-        const faces = api === undefined ? config : withRekorVersions(config, [Number(api)]);
-        emit(
-          extendSigningConfig(faces, {
-            caUrls: externalService(args['ca-url'], '--ca-url', validFrom),
-            oidcUrls: externalService(args['oidc-url'], '--oidc-url', validFrom),
-            tsaUrls: externalService(args['tsa-url'], '--tsa-url', validFrom),
-          }),
-          args.out,
-        );
-        return 0;
+  return runDocumentCommand(SIGNING_CONFIG_USAGE, async () => {
+    const args = parse(argv, {
+      ...DOCUMENT_OPTIONS,
+      'ca-url': { type: 'string' },
+      'oidc-url': { type: 'string' },
+      'tsa-url': { type: 'string' },
+      'rekor-api': { type: 'string' },
+    });
+    const api = args['rekor-api'];
+    if (api !== undefined && api !== '1' && api !== '2') {
+      throw new UsageError(`--rekor-api must be 1 or 2, got ${JSON.stringify(api)}`);
+    }
+    const server = serverUrl(args.server);
+    const config = (await fetchJson(`${server}/api/v1/signingConfig`)) as SigningConfigJson;
+    // Extra services are listed as valid from the log's own start.
+    const validFrom = config.rekorTlogUrls?.[0]?.validFor?.start;
+    if (typeof validFrom !== 'string')
+      throw new Error(`${server} answered a SigningConfig without rekorTlogUrls`);
+    const faces = api === undefined ? config : withRekorVersions(config, [Number(api)]);
+    emit(
+      extendSigningConfig(faces, {
+        caUrls: externalService(args['ca-url'], '--ca-url', validFrom),
+        oidcUrls: externalService(args['oidc-url'], '--oidc-url', validFrom),
+        tsaUrls: externalService(args['tsa-url'], '--tsa-url', validFrom),
       }),
-    SIGNING_CONFIG_USAGE,
-  );
+      args.out,
+    );
+  });
 }

@@ -10,10 +10,10 @@ import { CompactRange } from '../core/follower/compact-range';
 import { LogFollower, type LeafSource } from '../core/follower/log-follower';
 import { TileLeafSource } from '../core/follower/tile-leaf-source';
 import { decodeEntryBundle, entryBundlePath, TILE_WIDTH, tileWidthAt } from '../core/tiles/tiles';
-import { HttpClient } from '../modules/monitor/http-client';
+import { HttpClient } from '../net/http-client';
 import { V1LeafSource } from './monitor/v1-leaf-source';
 import { verifySet } from '../core/set';
-import { parse, UsageError, withUsage } from './args';
+import { LOG_READER_OPTIONS, parse, UsageError, withUsage } from './args';
 
 const USAGE =
   'vellum verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline] [--tiles]';
@@ -120,14 +120,11 @@ function saveState(path: string, state: StateFile): void {
 export function verifyCommand(argv: string[]): Promise<number> {
   return withUsage(async () => {
     const args = parse(argv, {
-      log: { type: 'string' },
-      'public-key': { type: 'string' },
+      ...LOG_READER_OPTIONS,
       uuid: { type: 'string' },
       index: { type: 'string' },
       entry: { type: 'string' },
-      state: { type: 'string' },
       offline: { type: 'boolean', default: false },
-      tiles: { type: 'boolean', default: false },
     });
     if (typeof args.log !== 'string') throw new UsageError('--log URL is required');
     if (typeof args['public-key'] !== 'string') throw new UsageError('--public-key FILE is required');

@@ -19,7 +19,7 @@ import type { LogPublicKey } from '../../core/keys';
 import type { IdentityRule } from '../../core/monitor';
 import { parseSignedNote } from '../../core/note';
 import { logEvent } from '../../modules/monitor/monitor-events';
-import { HttpClient } from '../../modules/monitor/http-client';
+import { HttpClient } from '../../net/http-client';
 import { TailerMatcher } from './tailer-matcher';
 import { loadTailerState, saveTailerState, type TailerProgress, type TailerState } from './state-file';
 import { emptyState, finishedState, progressPosition, stateRange } from './state-position';

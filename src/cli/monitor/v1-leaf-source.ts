@@ -11,7 +11,7 @@ import type { LeafSource, SourceCheckpoint, SourceLeaf } from '../../core/follow
 import type { Checkpoint } from '../../core/checkpoint';
 import { leafHash } from '../../core/merkle/hash';
 import { verifyInclusion } from '../../core/merkle/verify';
-import type { HttpClient } from '../../modules/monitor/http-client';
+import type { HttpClient } from '../../net/http-client';
 
 const ENTRIES_PER_REQUEST = 10;
 const HEX64 = /^[0-9a-f]{64}$/;

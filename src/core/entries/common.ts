@@ -78,6 +78,9 @@ export const S = {
   object: (props: { readonly [k: string]: Shape }): Shape => ({ t: 'object', props }),
 };
 
+/** Rekor's `{algorithm, value}` hash object. */
+export const HASH_SHAPE = S.object({ algorithm: S.string, value: S.string });
+
 /** Makes the error for a structural problem at `path` (go-openapi wording, no prefix). */
 export type ShapeErrorFactory = (apiCode: number, message: string) => VellumError;
 
@@ -164,6 +167,19 @@ export function decodeGoBase64(s: string, url = false): Buffer {
   let text = chars.join('');
   if (url) text = text.replace(/-/g, '+').replace(/_/g, '/');
   return Buffer.from(text, 'base64');
+}
+
+/**
+ * A `format: byte` field: base64, decoded as Go does. Go's decoder skips empty strings entirely
+ * ("no content"), so an empty string is undefined, like an absent field.
+ */
+export function decodeByteField(value: unknown, what: string): Buffer | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    return decodeGoBase64(value);
+  } catch (e) {
+    throw invalidEntry(`failed parsing base64 data for ${what}: ${(e as Error).message}`);
+  }
 }
 
 /** Go `hex.DecodeString` over the UTF-8 bytes of `s`, with its error text. */

@@ -8,6 +8,7 @@
 import type { SignatureVerifier } from './verifier';
 import { verifyEnvelope, type EnvelopeSignature } from './envelope';
 import {
+  HASH_SHAPE,
   S,
   checkShape,
   decodeGoBase64,
@@ -23,12 +24,11 @@ import {
 } from './common';
 import type { KindResult, PrepareOptions } from './kind';
 
-const HASH = S.object({ algorithm: S.string, value: S.string });
 const SHAPE = S.object({
   proposedContent: S.object({ envelope: S.string, verifiers: S.array(S.string) }),
   signatures: S.array(S.object({ signature: S.string, verifier: S.string })),
-  envelopeHash: HASH,
-  payloadHash: HASH,
+  envelopeHash: HASH_SHAPE,
+  payloadHash: HASH_SHAPE,
 });
 
 const SIGNATURE_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;

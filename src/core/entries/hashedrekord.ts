@@ -11,7 +11,7 @@ import { DIGEST_LENGTH, ecdsaSignatureForm, type DigestAlgorithm, type Signature
 import {
   S,
   checkShape,
-  decodeGoBase64,
+  decodeByteField,
   decodeGoHex,
   field,
   invalidEntry,
@@ -64,16 +64,6 @@ function signatureFailure(key: ArtifactKey, sig: Buffer): string {
   }
 }
 
-function decodeB64(value: unknown, what: string): Buffer | undefined {
-  // Go's decoder skips empty strings entirely ("no content"), exactly like an absent field.
-  if (typeof value !== 'string' || value === '') return undefined;
-  try {
-    return decodeGoBase64(value);
-  } catch (e) {
-    throw invalidEntry(`failed parsing base64 data for ${what}: ${(e as Error).message}`);
-  }
-}
-
 export function prepareHashedRekord(
   spec: JsonObject,
   verifier: SignatureVerifier,
@@ -85,8 +75,8 @@ export function prepareHashedRekord(
   const data = field(spec, 'data') as JsonObject | undefined;
   const hash = field(data, 'hash') as JsonObject | undefined;
 
-  const sigBytes = decodeB64(field(signature, 'content'), 'signature content');
-  const keyBytes = decodeB64(field(publicKey, 'content'), 'public key content');
+  const sigBytes = decodeByteField(field(signature, 'content'), 'signature content');
+  const keyBytes = decodeByteField(field(publicKey, 'content'), 'public key content');
 
   // Schema validation (go-openapi order: data before signature).
   if (!isObject(hash)) throw invalidEntry('data in body is required');

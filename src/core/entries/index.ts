@@ -26,6 +26,7 @@ import {
   invalidEntry,
   isObject,
   jsonTypeName,
+  type JsonObject,
   schemaViolation,
 } from './common';
 import { prepareHashedRekord } from './hashedrekord';
@@ -93,51 +94,36 @@ export function kindOf(input: unknown): (typeof REKOR_KINDS)[number] | undefined
   return (REKOR_KINDS as readonly unknown[]).includes(k) ? (k as (typeof REKOR_KINDS)[number]) : undefined;
 }
 
+/** go-openapi's `required` and `type` checks of one member of the request body. */
+function requiredOfType<T>(value: unknown, name: string, type: 'object' | 'string'): T {
+  if (value === null || value === undefined)
+    throw schemaViolation(API_CODE.required, `${name} in body is required`);
+  const actual = jsonTypeName(value);
+  if (actual !== type)
+    throw schemaViolation(
+      API_CODE.invalidType,
+      `${name} in body must be of type ${type}: ${JSON.stringify(actual)}`,
+    );
+  return value as T;
+}
+
 function validateProposedEntry(input: unknown): {
   kind: string;
   apiVersion: string;
   spec: { readonly [k: string]: unknown };
 } {
-  if (input === null || input === undefined)
-    throw schemaViolation(API_CODE.required, 'proposedEntry in body is required');
-  if (!isObject(input)) {
-    throw schemaViolation(
-      API_CODE.invalidType,
-      `proposedEntry in body must be of type object: ${JSON.stringify(jsonTypeName(input))}`,
-    );
-  }
-  const kind = field(input, 'kind');
-  if (kind === undefined) throw schemaViolation(API_CODE.required, 'kind in body is required');
-  if (typeof kind !== 'string') {
-    throw schemaViolation(
-      API_CODE.invalidType,
-      `kind in body must be of type string: ${JSON.stringify(jsonTypeName(kind))}`,
-    );
-  }
+  const entry = requiredOfType<JsonObject>(input, 'proposedEntry', 'object');
+  const kind = requiredOfType<string>(field(entry, 'kind'), 'kind', 'string');
   if (!(REKOR_KINDS as readonly string[]).includes(kind))
     throw new VellumError('UNSUPPORTED_KIND', `invalid kind value: ${quote(kind)}`);
-  for (const k of Object.keys(input)) {
+  for (const k of Object.keys(entry)) {
     if (!TOP_LEVEL.has(k))
       throw schemaViolation(API_CODE.forbidden, `${quote(k).slice(1, -1)} in body is a forbidden property`);
   }
-  const apiVersion = field(input, 'apiVersion');
-  if (apiVersion === undefined) throw schemaViolation(API_CODE.required, 'apiVersion in body is required');
-  if (typeof apiVersion !== 'string') {
-    throw schemaViolation(
-      API_CODE.invalidType,
-      `apiVersion in body must be of type string: ${JSON.stringify(jsonTypeName(apiVersion))}`,
-    );
-  }
+  const apiVersion = requiredOfType<string>(field(entry, 'apiVersion'), 'apiVersion', 'string');
   if (!SEMVER.test(apiVersion))
     throw schemaViolation(API_CODE.pattern, `apiVersion in body should match '${SEMVER.source}'`);
-  const spec = field(input, 'spec');
-  if (spec === undefined) throw schemaViolation(API_CODE.required, 'spec in body is required');
-  if (!isObject(spec)) {
-    throw schemaViolation(
-      API_CODE.invalidType,
-      `spec in body must be of type object: ${JSON.stringify(jsonTypeName(spec))}`,
-    );
-  }
+  const spec = requiredOfType<JsonObject>(field(entry, 'spec'), 'spec', 'object');
   return { kind, apiVersion, spec };
 }
 

@@ -10,8 +10,10 @@ import type { SignatureVerifier } from './verifier';
 import { verifyEnvelope } from './envelope';
 import type { VerificationMaterial } from '../x509';
 import {
+  HASH_SHAPE,
   S,
   checkShape,
+  decodeByteField,
   decodeGoBase64,
   field,
   inTotoDigestKeys,
@@ -23,7 +25,6 @@ import {
 } from './common';
 import type { KindResult, PrepareOptions } from './kind';
 
-const HASH = S.object({ algorithm: S.string, value: S.string });
 const SHAPE = S.object({
   content: S.object({
     envelope: S.object({
@@ -31,19 +32,13 @@ const SHAPE = S.object({
       payloadType: S.string,
       signatures: S.array(S.object({ keyid: S.string, sig: S.string, publicKey: S.string })),
     }),
-    hash: HASH,
-    payloadHash: HASH,
+    hash: HASH_SHAPE,
+    payloadHash: HASH_SHAPE,
   }),
 });
 
-function decodeB64(value: unknown, path: string): Buffer {
-  if (typeof value !== 'string') return Buffer.alloc(0);
-  try {
-    return decodeGoBase64(value);
-  } catch (e) {
-    throw invalidEntry(`failed parsing base64 data for ${path}: ${(e as Error).message}`);
-  }
-}
+/** Absent and empty fields both decode to no bytes; the insertability checks below refuse them. */
+const byteField = (value: unknown, path: string): Buffer => decodeByteField(value, path) ?? Buffer.alloc(0);
 
 interface SigItem {
   readonly keyid: string;
@@ -64,13 +59,13 @@ export function prepareIntoto(
   const rawSigs = field(envelope, 'signatures') as ReadonlyArray<JsonObject | null> | undefined;
 
   // Decode every format:byte field first (the outer base64 layer).
-  const payloadOuter = decodeB64(field(envelope, 'payload'), 'content.envelope.payload');
+  const payloadOuter = byteField(field(envelope, 'payload'), 'content.envelope.payload');
   const sigs: SigItem[] = (rawSigs ?? []).map((s, i) => {
     const item = s ?? {};
     return {
       keyid: (field(item, 'keyid') as string | undefined) ?? '',
-      sig: decodeB64(field(item, 'sig'), `content.envelope.signatures.${i}.sig`),
-      publicKey: decodeB64(field(item, 'publicKey'), `content.envelope.signatures.${i}.publicKey`),
+      sig: byteField(field(item, 'sig'), `content.envelope.signatures.${i}.sig`),
+      publicKey: byteField(field(item, 'publicKey'), `content.envelope.signatures.${i}.publicKey`),
     };
   });
 

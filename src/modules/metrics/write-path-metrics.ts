@@ -32,76 +32,52 @@ export class WritePathMetrics {
 
   constructor(@Optional() app?: MetricsService) {
     this.registry = app?.registry ?? new Registry();
-    const registers = [this.registry];
     this.batchSize = this.histogram(
       'vellum_batch_size',
       'entries per batch cut by the batcher',
       [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
     );
-    this.batchAge = this.histogram(
-      'vellum_batch_age_seconds',
-      'age of the oldest entry of a batch when the batch was cut',
-      SECONDS,
+    [this.batchAge, this.batchDuration, this.sequencingLatency, this.queueWait] = (
+      [
+        ['vellum_batch_age_seconds', 'age of the oldest entry of a batch when the batch was cut'],
+        [
+          'vellum_batch_duration_seconds',
+          'one batch: sequence, store, sign, commit and hand out the answers',
+        ],
+        [
+          'vellum_sequencing_latency_seconds',
+          'per entry: from reaching the sequencer to the commit of its batch',
+        ],
+        [
+          'vellum_queue_wait_seconds',
+          'per entry (REDIS_URL): from the API enqueueing the job to the sequencer taking it',
+        ],
+      ] as const
+    ).map(([name, help]) => this.histogram(name, help, SECONDS));
+    this.entriesSequenced = this.counter(
+      'vellum_entries_sequenced_total',
+      'entries appended to the log by this process (rate = entries/s)',
     );
-    this.batchDuration = this.histogram(
-      'vellum_batch_duration_seconds',
-      'one batch: sequence, store, sign, commit and hand out the answers',
-      SECONDS,
+    this.batches = this.counter('vellum_batches_total', 'batches by outcome (committed, failed)', [
+      'outcome',
+    ] as const);
+    this.checkpointSize = this.plainGauge(
+      'vellum_checkpoint_size',
+      'tree size of the latest checkpoint this sequencer committed or loaded',
     );
-    this.sequencingLatency = this.histogram(
-      'vellum_sequencing_latency_seconds',
-      'per entry: from reaching the sequencer to the commit of its batch',
-      SECONDS,
+    this.sequencerActive = this.plainGauge(
+      'vellum_sequencer_active',
+      '1 while this process holds the sequencer lease and sequences, else 0',
     );
-    this.queueWait = this.histogram(
-      'vellum_queue_wait_seconds',
-      'per entry (REDIS_URL): from the API enqueueing the job to the sequencer taking it',
-      SECONDS,
+    this.answers = this.counter(
+      'vellum_queue_answers_total',
+      'API submissions (REDIS_URL) answered, by path: stream (the batch record), database (fallback sweep), timeout',
+      ['path'] as const,
     );
-    this.entriesSequenced =
-      this.existing('vellum_entries_sequenced_total') ??
-      new Counter({
-        name: 'vellum_entries_sequenced_total',
-        help: 'entries appended to the log by this process (rate = entries/s)',
-        registers,
-      });
-    this.batches =
-      this.existing('vellum_batches_total') ??
-      new Counter({
-        name: 'vellum_batches_total',
-        help: 'batches by outcome (committed, failed)',
-        labelNames: ['outcome'] as const,
-        registers,
-      });
-    this.checkpointSize =
-      this.existing('vellum_checkpoint_size') ??
-      new Gauge({
-        name: 'vellum_checkpoint_size',
-        help: 'tree size of the latest checkpoint this sequencer committed or loaded',
-        registers,
-      });
-    this.sequencerActive =
-      this.existing('vellum_sequencer_active') ??
-      new Gauge({
-        name: 'vellum_sequencer_active',
-        help: '1 while this process holds the sequencer lease and sequences, else 0',
-        registers,
-      });
-    this.answers =
-      this.existing('vellum_queue_answers_total') ??
-      new Counter({
-        name: 'vellum_queue_answers_total',
-        help: 'API submissions (REDIS_URL) answered, by path: stream (the batch record), database (fallback sweep), timeout',
-        labelNames: ['path'] as const,
-        registers,
-      });
-    this.pushbacks =
-      this.existing('vellum_pushback_total') ??
-      new Counter({
-        name: 'vellum_pushback_total',
-        help: 'submissions refused with 503 because MAX_PENDING entries were waiting',
-        registers,
-      });
+    this.pushbacks = this.counter(
+      'vellum_pushback_total',
+      'submissions refused with 503 because MAX_PENDING entries were waiting',
+    );
   }
 
   /**
@@ -133,9 +109,24 @@ export class WritePathMetrics {
     return this.registry.getSingleMetric(name) as T | undefined;
   }
 
+  // A second instance in the same process (tests boot several apps) reuses what the first registered.
   private histogram(name: string, help: string, buckets: number[]): Histogram {
     return (
       this.existing<Histogram>(name) ?? new Histogram({ name, help, buckets, registers: [this.registry] })
     );
+  }
+
+  private counter<L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
+    return (
+      this.existing<Counter<L>>(name) ?? new Counter({ name, help, labelNames, registers: [this.registry] })
+    );
+  }
+
+  private plainGauge(name: string, help: string): Gauge {
+    return this.existing<Gauge>(name) ?? new Gauge({ name, help, registers: [this.registry] });
   }
 }

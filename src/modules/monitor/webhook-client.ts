@@ -3,13 +3,13 @@
  * the core's checkDestination, and the connection is pinned to a checked address (a second DNS
  * answer cannot redirect it). Redirects are never followed (a 3xx is just a status). TLS still
  * verifies the certificate against the URL's host name. Sent through the shared HTTP client
- * (http-client.ts) with a dispatcher of its own that carries the pinned lookup.
+ * (src/net/http-client.ts) with a dispatcher of its own that carries the pinned lookup.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent } from 'undici';
 import { checkDestination } from '../../core/monitor';
-import { sendOnce } from './http-client';
+import { sendOnce } from '../../net/http-client';
 
 export interface PostResult {
   /** HTTP status, when a response arrived. */

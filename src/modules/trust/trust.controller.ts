@@ -1,5 +1,5 @@
-import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags, type ApiOperationOptions } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { SIGNING_CONFIG_MEDIA_TYPE } from '../../core/trust/signing-config';
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../../core/trust/trusted-root';
@@ -12,43 +12,53 @@ import { TrustService } from './trust.service';
  */
 const CACHEABLE = 'public, max-age=3600';
 
-const jsonDocument = (description: string, mediaType: string) => ({
-  status: 200,
-  description: `${description} (protobuf-JSON, mediaType ${mediaType})`,
-  schema: { type: 'object', properties: { mediaType: { type: 'string', enum: [mediaType] } } },
-});
+/** A GET route serving a trust document: the document, or 503 while the log cannot build it. */
+const jsonDocumentRoute = (
+  path: string,
+  description: string,
+  mediaType: string,
+  operation: ApiOperationOptions,
+) =>
+  applyDecorators(
+    Get(path),
+    ApiOperation(operation),
+    ApiResponse({
+      status: 200,
+      description: `${description} (protobuf-JSON, mediaType ${mediaType})`,
+      schema: { type: 'object', properties: { mediaType: { type: 'string', enum: [mediaType] } } },
+    }),
+    ApiResponse({ status: 503, ...errorResponse }),
+  );
+
+function sendCacheable(reply: FastifyReply, type: string, body: string): void {
+  void reply.code(200).type(type).header('cache-control', CACHEABLE).send(body);
+}
+
+const prettyJson = (doc: unknown): string => JSON.stringify(doc, null, 2) + '\n';
 
 @ApiTags('trust')
 @Controller()
 export class TrustController {
   constructor(private readonly trust: TrustService) {}
 
-  @Get('api/v1/trustedRoot')
-  @ApiOperation({
+  @jsonDocumentRoute('api/v1/trustedRoot', 'trusted root', TRUSTED_ROOT_MEDIA_TYPE, {
     operationId: 'getTrustedRoot',
     summary: 'A Sigstore TrustedRoot describing this log (both the Rekor v1 and the v2 face)',
     description:
       'Load it with cosign --trusted-root, sigstore-js TrustedRoot.fromJSON, or a policy controller. ' +
       'Same document as `vellum trust-root`.',
   })
-  @ApiResponse(jsonDocument('trusted root', TRUSTED_ROOT_MEDIA_TYPE))
-  @ApiResponse({ status: 503, ...errorResponse })
   async getTrustedRoot(@Res() reply: FastifyReply): Promise<void> {
-    const body = JSON.stringify(await this.trust.trustedRoot(), null, 2) + '\n';
-    void reply.code(200).type('application/json').header('cache-control', CACHEABLE).send(body);
+    sendCacheable(reply, 'application/json', prettyJson(await this.trust.trustedRoot()));
   }
 
-  @Get('api/v1/signingConfig')
-  @ApiOperation({
+  @jsonDocumentRoute('api/v1/signingConfig', 'signing config', SIGNING_CONFIG_MEDIA_TYPE, {
     operationId: 'getSigningConfig',
     summary: 'A Sigstore SigningConfig (v0.2) listing this log as Rekor v1 and v2 service',
     description: 'Load it with cosign --signing-config. Same document as `vellum signing-config`.',
   })
-  @ApiResponse(jsonDocument('signing config', SIGNING_CONFIG_MEDIA_TYPE))
-  @ApiResponse({ status: 503, ...errorResponse })
   async getSigningConfig(@Res() reply: FastifyReply): Promise<void> {
-    const body = JSON.stringify(await this.trust.signingConfig(), null, 2) + '\n';
-    void reply.code(200).type('application/json').header('cache-control', CACHEABLE).send(body);
+    sendCacheable(reply, 'application/json', prettyJson(await this.trust.signingConfig()));
   }
 
   @Get('checkpoint.vkeys')
@@ -63,10 +73,6 @@ export class TrustController {
   @ApiProduces('text/plain; charset=utf-8')
   @ApiResponse({ status: 200, description: 'verifier keys', schema: { type: 'string' } })
   getVerifierKeys(@Res() reply: FastifyReply): void {
-    void reply
-      .code(200)
-      .type('text/plain; charset=utf-8')
-      .header('cache-control', CACHEABLE)
-      .send(this.trust.vkeys());
+    sendCacheable(reply, 'text/plain; charset=utf-8', this.trust.vkeys());
   }
 }

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
-import { VellumError } from '../../core/errors';
+import { VellumError } from '../core/errors';
 
 export interface SendOptions {
   readonly method: 'GET' | 'POST';
