@@ -1,5 +1,5 @@
 /**
- * Which code may depend on which (DESIGN.md "Shape"; issue "roles you can see"): the HTTP faces
+ * Which code may depend on which (docs/architecture.md, "Roles" and "Layers"): the HTTP faces
  * and the monitor never reach the sequencer or the private key, a ROLE=api process does not even
  * load that code, queue/ and sequencer/ depend one way, storage does not import its users.
  *

@@ -1,5 +1,5 @@
 /**
- * src/core stays pure (DESIGN.md "Layout"): no framework, database, queue, filesystem or network
+ * src/core stays pure (docs/architecture.md): no framework, database, queue, filesystem or network
  * imports, no environment and no clock. Comments are stripped first (with the TypeScript scanner),
  * so a comment may say "never call Date.now()"; string literals are kept, so require('fs') and a
  * dynamic import('pg') are caught.

@@ -1,4 +1,4 @@
-/** C2SP tlog-tiles arithmetic, paths, entry bundles and tile slicing (spec/c2sp-formats.md §4). */
+/** C2SP tlog-tiles arithmetic, paths, entry bundles and tile slicing (C2SP tlog-tiles). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';

@@ -1,6 +1,6 @@
 /**
  * Proposed entries made in the tests, with the canonical body each one must become (computed here
- * from rekor-v1-api.md §3, not by the server's code), so tests check canonicalization too.
+ * from Rekor's entry-type schemas, not by the server's code), so tests check canonicalization too.
  */
 import { createHash, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
 

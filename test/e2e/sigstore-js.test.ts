@@ -13,7 +13,7 @@ import { logKeyFromPem, parseCheckpointNote } from '../support/verifier';
  * The real sigstore-js clients against a running Vellum: @sigstore/sign 4.x signs with a local
  * P-256 key and logs through Vellum (RekorWitness, v1 API), @sigstore/verify 3.x verifies the
  * bundles offline against a hand-made TrustedRoot holding Vellum's key
- * (shared/spec/sigstore-clients.md §5), then the checks verify skips (§3.6) are made here.
+ * (docs/clients.md), then the checks @sigstore/verify skips are made here.
  */
 describe('sigstore-js signs through Vellum and verifies the bundles', () => {
   let server: TestServer;
@@ -94,7 +94,7 @@ describe('sigstore-js signs through Vellum and verifies the bundles', () => {
     });
   }
 
-  /** What @sigstore/verify does not check (sigstore-clients.md §3.6), checked here. */
+  /** What @sigstore/verify does not check, checked here. */
   function checkSkipped(json: any): void {
     const [entry] = json.verificationMaterial.tlogEntries;
     const ip = entry.inclusionProof;

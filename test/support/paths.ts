@@ -23,12 +23,12 @@ export function readVector<T = unknown>(relPath: string): T {
 }
 
 /** Every source file below `dir` (TypeScript and JavaScript), depth first, in name order. */
-export function sourceFiles(dir: string): string[] {
+export function sourceFiles(dir: string, names: RegExp = /\.(ts|tsx|js|mjs|cjs)$/): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (/\.(ts|tsx|js|mjs|cjs)$/.test(name)) out.push(p);
+    if (statSync(p).isDirectory()) out.push(...sourceFiles(p, names));
+    else if (names.test(name)) out.push(p);
   }
   return out;
 }

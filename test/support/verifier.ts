@@ -1,6 +1,6 @@
 /**
  * An independent verifier of Vellum's Rekor v1 responses, written from the specs
- * (shared/spec/rekor-v1-api.md §4, §5, §9; RFC 9162 §2.1) with node:crypto only. It deliberately
+ * (Rekor's openapi.yaml and its SET and inclusion-proof rules; RFC 9162 §2.1) with node:crypto only. It deliberately
  * imports nothing from src/: a bug shared by the server and its own core library must not be able
  * to make a test pass.
  */
@@ -259,8 +259,8 @@ export interface VerifiedEntry {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * Everything a Rekor v1 LogEntry response must satisfy (spec §2.10, §4, §5, §9 and the checks
- * sigstore-clients.md §3.6 says clients skip). Throws VerifyError naming the first broken rule.
+ * Everything a Rekor v1 LogEntry response must satisfy (Rekor's LogEntry schema, SET, inclusion proof
+ * and checkpoint, including the checks @sigstore/verify skips). Throws VerifyError naming the first broken rule.
  */
 export function verifyLogEntry(
   doc: unknown,
