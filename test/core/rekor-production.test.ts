@@ -19,24 +19,9 @@ import { canonicalize } from '../../src/core/jcs';
 import { verifyInclusion } from '../../src/core/merkle/verify';
 import { createHash } from 'node:crypto';
 import { isVellumError } from '../../src/core/errors';
+import type { LogEntryValue } from '../../src/modules/entries/entry-views';
 import { readVector } from '../support/paths';
 
-interface LogEntryValue {
-  body: string;
-  integratedTime: number;
-  logID: string;
-  logIndex: number;
-  verification: {
-    inclusionProof: {
-      checkpoint: string;
-      hashes: string[];
-      logIndex: number;
-      rootHash: string;
-      treeSize: number;
-    };
-    signedEntryTimestamp?: string;
-  };
-}
 interface Entry {
   name: string;
   leafHash: string;

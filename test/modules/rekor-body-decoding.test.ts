@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { REKOR_KINDS } from '../../src/core/entries';
 import { isVellumError, VellumError } from '../../src/core/errors';
 import { parseSearchIndexQuery } from '../../src/modules/api/search-index-query';
 import { parseSearchLogQuery } from '../../src/modules/entries/search-log-query';
@@ -28,19 +29,7 @@ function outcome(fn: () => unknown): Outcome {
 
 const isObj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const absent = (v: unknown) => v === undefined || v === null;
-const KINDS = [
-  'alpine',
-  'cose',
-  'dsse',
-  'hashedrekord',
-  'helm',
-  'intoto',
-  'jar',
-  'rekord',
-  'rfc3161',
-  'rpm',
-  'tuf',
-];
+const KINDS: readonly string[] = REKOR_KINDS;
 
 function goRefusesSearchLogQuery(b: unknown): boolean {
   if (b === null) return false;

@@ -3,6 +3,7 @@
  * openapi.yaml (handlers validate in code; these only document). Controllers refer to them with
  * `ref(...)`; buildOpenApiDocument() adds them under components.schemas.
  */
+import { REKOR_KINDS } from '../../core/entries';
 import { TREE_ID_PATTERN } from './rekor-params';
 import { HASH_PATTERN, PUBLIC_KEY_FORMATS } from './search-index-query';
 
@@ -45,19 +46,7 @@ export const SCHEMAS = {
     properties: {
       kind: {
         type: 'string',
-        enum: [
-          'alpine',
-          'cose',
-          'dsse',
-          'hashedrekord',
-          'helm',
-          'intoto',
-          'jar',
-          'rekord',
-          'rfc3161',
-          'rpm',
-          'tuf',
-        ],
+        enum: [...REKOR_KINDS],
       },
       apiVersion: { type: 'string', pattern: SEMVER_PATTERN },
       spec: { type: 'object', additionalProperties: true },

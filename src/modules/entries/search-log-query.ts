@@ -1,3 +1,4 @@
+import { REKOR_KINDS } from '../../core/entries';
 import { schemaError } from '../http/http-error';
 import { UUID_PATTERN } from '../api/openapi-schemas';
 import { bodyParseError, isInt64Number, isJsonObject, jsonTypeName } from '../api/rekor-params';
@@ -6,19 +7,7 @@ import { isUuid } from './entry-views';
 export const MAX_SEARCH_ITEMS = 10;
 
 /** The kinds Rekor's ProposedEntry discriminator knows; any other is refused while decoding. */
-const REKOR_KINDS: ReadonlySet<string> = new Set([
-  'alpine',
-  'cose',
-  'dsse',
-  'hashedrekord',
-  'helm',
-  'intoto',
-  'jar',
-  'rekord',
-  'rfc3161',
-  'rpm',
-  'tuf',
-]);
+const REKOR_KIND_SET: ReadonlySet<string> = new Set(REKOR_KINDS);
 
 /** A decoded and validated `POST /api/v1/log/entries/retrieve` body (Rekor's SearchLogQuery). */
 export interface SearchLogQuery {
@@ -100,7 +89,7 @@ function decode(body: unknown): Decoded {
         throw itemTypeError(`entries.${i}.kind`, undefined, kind, 'string');
       if (kind === undefined || kind === null || kind === '')
         throw bodyParseError('entry', 'kind in body is required');
-      if (!REKOR_KINDS.has(kind))
+      if (!REKOR_KIND_SET.has(kind))
         throw bodyParseError('entry', `invalid kind value: ${JSON.stringify(kind)}`);
       const v = e.apiVersion;
       if (v !== undefined && v !== null && typeof v !== 'string')
