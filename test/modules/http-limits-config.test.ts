@@ -11,7 +11,7 @@ test('HTTP limits: defaults, overrides, and REQUEST_TIMEOUT_MS at least HEADERS_
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
     bodyIdleTimeoutMs: 10_000,
-    keepAliveTimeoutMs: 5_000,
+    keepAliveTimeoutMs: 65_000,
     maxConnections: 900,
     rateLimitMax: 0,
     rateLimitWindowMs: 60_000,
@@ -21,7 +21,7 @@ test('HTTP limits: defaults, overrides, and REQUEST_TIMEOUT_MS at least HEADERS_
       HEADERS_TIMEOUT_MS: '2000',
       REQUEST_TIMEOUT_MS: '2000',
       BODY_IDLE_TIMEOUT_MS: '3000',
-      KEEP_ALIVE_TIMEOUT_MS: '65000',
+      KEEP_ALIVE_TIMEOUT_MS: '5000',
       MAX_CONNECTIONS: '10000',
       RATE_LIMIT_MAX: '100',
       RATE_LIMIT_WINDOW_MS: '1000',
@@ -30,7 +30,7 @@ test('HTTP limits: defaults, overrides, and REQUEST_TIMEOUT_MS at least HEADERS_
   ).httpLimits;
   assert.deepEqual(
     [set.headersTimeoutMs, set.requestTimeoutMs, set.bodyIdleTimeoutMs, set.keepAliveTimeoutMs],
-    [2000, 2000, 3000, 65000],
+    [2000, 2000, 3000, 5000],
   );
   assert.deepEqual([set.maxConnections, set.rateLimitMax, set.rateLimitWindowMs], [10000, 100, 1000]);
   assert.throws(

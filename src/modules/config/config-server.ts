@@ -254,11 +254,11 @@ export const serverVariables = {
   KEEP_ALIVE_TIMEOUT_MS: int(
     {
       section: server,
-      default: '`5000`',
+      default: '`65000`',
       description:
-        "an idle keep-alive connection is closed after this; behind a load balancer set it above the balancer's idle timeout",
+        'an idle keep-alive connection is closed after this (above the common 60 s load-balancer idle timeout, so the balancer closes first; a client pooling connections races a server that closes sooner)',
     },
-    5_000,
+    65_000,
     100,
     600_000,
   ),
