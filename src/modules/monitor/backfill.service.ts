@@ -3,21 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { parseRules, type IdentityRule } from '../../core/monitor';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
-import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
-import { alertsForEntry, toCoreExpectations } from './alert-builder';
-import { DeliveryService } from './delivery.service';
+import { AlertWriter } from './alert-writer';
 import { badRequest, notFound } from './monitor-errors';
-import { candidateKeys, safeExtract } from './monitor-events';
+import { candidateKeys } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { AlertRepository, type NewAlert } from './repositories/alert.repository';
 import { BackfillRepository, type BackfillRecord } from './repositories/backfill.repository';
-import { ExpectationRepository } from './repositories/expectation.repository';
 import { IdentityIndexRepository } from './repositories/identity-index.repository';
 import { MonitorStateRepository } from './repositories/monitor-state.repository';
 import { RuleRepository } from './repositories/rule.repository';
-import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 import { PollingLoop } from './polling-loop';
 
@@ -43,15 +38,11 @@ export class BackfillService {
     private readonly jobs: BackfillRepository,
     private readonly ruleRepo: RuleRepository,
     private readonly state: MonitorStateRepository,
-    private readonly alertRepo: AlertRepository,
-    private readonly expectations: ExpectationRepository,
     private readonly identityIndex: IdentityIndexRepository,
-    private readonly webhooks: WebhookRepository,
     private readonly rules: RuleService,
     private readonly reader: LogReader,
-    private readonly log: LogIdentity,
     private readonly db: VellumDatabase,
-    private readonly delivery: DeliveryService,
+    private readonly alerts: AlertWriter,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) options: MonitorOptions,
   ) {
@@ -154,24 +145,8 @@ export class BackfillService {
     }
     const entries: StoredEntry[] = indexes.length === 0 ? [] : await this.reader.entriesAt(indexes);
     const cp = await this.reader.latestCheckpoint();
-    const expectations = toCoreExpectations(await this.expectations.list(now));
-    const alerts: NewAlert[] = [];
-    for (const entry of entries) {
-      const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
-      const res = await alertsForEntry(
-        entry,
-        identity,
-        [rule],
-        expectations,
-        now,
-        cp,
-        this.reader,
-        this.log,
-        'backfill',
-      );
-      alerts.push(...res.alerts);
-    }
-    const endpoints = await this.webhooks.list();
+    const { alerts } = await this.alerts.evaluate(entries, [rule], now, cp, 'backfill');
+    const endpoints = await this.alerts.endpoints();
     const done = next >= job.toIndex;
     let inserted = 0;
     await this.db.transaction(async (tx) => {
@@ -189,10 +164,10 @@ export class BackfillService {
         job.nextIndex,
       );
       if (!ok) return;
-      for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) inserted++;
+      inserted = await this.alerts.insertAll(tx, alerts, now, endpoints);
       if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
     });
-    if (inserted > 0) this.delivery.kick();
+    if (inserted > 0) this.alerts.kick();
     if (done) this.logger.log(`backfill ${job.id} of rule ${job.ruleId} done`);
     return true;
   }

@@ -11,6 +11,7 @@ import { MetricsService } from '../api/metrics.service';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { LogModule } from '../log/log.module';
 import { AdminAuthGuard } from './admin-auth';
+import { AlertWriter } from './alert-writer';
 import { MonitorAdminService } from './admin.service';
 import { BackfillService } from './backfill.service';
 import { DeliveryService } from './delivery.service';
@@ -96,6 +97,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     ...MONITOR_REPOSITORIES,
     RuleService,
     DeliveryService,
+    AlertWriter,
     EvaluatorService,
     BackfillService,
     MonitorAdminService,
