@@ -146,28 +146,28 @@ export class BackfillService {
     const entries: StoredEntry[] = indexes.length === 0 ? [] : await this.reader.entriesAt(indexes);
     const cp = await this.reader.latestCheckpoint();
     const { alerts } = await this.alerts.evaluate(entries, [rule], now, cp, 'backfill');
-    const endpoints = await this.alerts.endpoints();
     const done = next >= job.toIndex;
-    let inserted = 0;
-    await this.db.transaction(async (tx) => {
-      const ok = await this.jobs.update(
-        tx,
-        job.id,
-        {
-          status: done ? 'done' : 'running',
-          nextIndex: next,
-          processedDelta: entries.length,
-          alertsDelta: 0,
-          now,
-          finished: done,
-        },
-        job.nextIndex,
-      );
-      if (!ok) return;
-      inserted = await this.alerts.insertAll(tx, alerts, now, endpoints);
-      if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
-    });
-    if (inserted > 0) this.alerts.kick();
+    await this.alerts.commit(
+      alerts,
+      now,
+      (tx) =>
+        this.jobs.update(
+          tx,
+          job.id,
+          {
+            status: done ? 'done' : 'running',
+            nextIndex: next,
+            processedDelta: entries.length,
+            alertsDelta: 0,
+            now,
+            finished: done,
+          },
+          job.nextIndex,
+        ),
+      async (tx, inserted) => {
+        if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
+      },
+    );
     if (done) this.logger.log(`backfill ${job.id} of rule ${job.ruleId} done`);
     return true;
   }

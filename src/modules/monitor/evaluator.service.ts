@@ -7,7 +7,7 @@ import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { DbLeafSource } from './db-leaf-source';
-import { AlertWriter } from './alert-writer';
+import { AlertWriter, logAlert } from './alert-writer';
 import { CompactRange } from '../../core/follower/compact-range';
 import { logEvent } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
@@ -133,29 +133,29 @@ export class EvaluatorService {
       store: {
         save: async (position, batch) => {
           const cp = position.verified!.checkpoint;
-          const endpoints = await this.alerts.endpoints();
-          let added = 0;
-          const ok = await this.db.transaction(async (tx) => {
-            const moved = await this.state.advanceCursor(
-              tx,
-              cursor,
-              {
-                nextIndex: position.range.size,
-                checkpointSize: cp.size,
-                checkpointRoot: cp.rootHash,
-                checkpointNote: position.verified!.note,
-                compactRange: position.range.toHex(),
-              },
-              now,
-            );
-            if (!moved) return false;
-            await this.identityIndex.insertKeys(tx, keys);
-            added = await this.alerts.insertAll(tx, alerts, now, endpoints);
-            await this.options.beforeCommit?.({ fromIndex: batch.from, toIndex: batch.to });
-            return true;
-          });
-          if (ok) inserted += added;
-          return ok;
+          const added = await this.alerts.commit(
+            alerts,
+            now,
+            async (tx) => {
+              const moved = await this.state.advanceCursor(
+                tx,
+                cursor,
+                {
+                  nextIndex: position.range.size,
+                  checkpointSize: cp.size,
+                  checkpointRoot: cp.rootHash,
+                  checkpointNote: position.verified!.note,
+                  compactRange: position.range.toHex(),
+                },
+                now,
+              );
+              if (moved) await this.identityIndex.insertKeys(tx, keys);
+              return moved;
+            },
+            () => this.options.beforeCommit?.({ fromIndex: batch.from, toIndex: batch.to }),
+          );
+          inserted += added ?? 0;
+          return added !== undefined;
         },
       },
     });
@@ -187,7 +187,6 @@ export class EvaluatorService {
       this.logger.warn('another monitor process advanced the cursor; re-reading it');
       return { processed: 0, alerts: lagAlerts };
     }
-    if (inserted > 0) this.alerts.kick();
     return { processed: step.delivered, alerts: inserted + lagAlerts };
   }
 
@@ -206,20 +205,21 @@ export class EvaluatorService {
       ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
       cursor: cursor.nextIndex,
     });
-    const inserted = await this.alerts.raiseLogEvent(
-      ev,
-      {
-        severity: 'critical',
-        summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
-        reasons: [{ code: 'log-inconsistent', message: reason }],
-        evidence: {
-          checkpoint: cp.note,
-          ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
-        },
-      },
+    const inserted = await this.alerts.commit(
+      [
+        logAlert(ev, {
+          severity: 'critical',
+          summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
+          reasons: [{ code: 'log-inconsistent', message: reason }],
+          evidence: {
+            checkpoint: cp.note,
+            ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
+          },
+        }),
+      ],
       now,
     );
-    return { processed: 0, alerts: inserted ? 1 : 0, inconsistent: reason };
+    return { processed: 0, alerts: inserted ?? 0, inconsistent: reason };
   }
 
   /** monitor.lagging once per episode (cursor more than N entries or T seconds behind). */
@@ -250,21 +250,25 @@ export class EvaluatorService {
       lagSeconds: ageSeconds,
       reason,
     });
-    const inserted = await this.alerts.raiseLogEvent(
-      ev,
-      {
-        severity: 'medium',
-        summary: `monitor.lagging at ${this.log.origin}: ${reason}`,
-        reasons: [{ code: 'lagging', message: reason }],
-        evidence: {
-          checkpoint: cp.note,
-          cursor: cursor.nextIndex,
-          lagEntries: behind,
-          lagSeconds: ageSeconds,
-        },
-      },
+    const inserted = await this.alerts.commit(
+      [
+        logAlert(ev, {
+          severity: 'medium',
+          summary: `monitor.lagging at ${this.log.origin}: ${reason}`,
+          reasons: [{ code: 'lagging', message: reason }],
+          evidence: {
+            checkpoint: cp.note,
+            cursor: cursor.nextIndex,
+            lagEntries: behind,
+            lagSeconds: ageSeconds,
+          },
+        }),
+      ],
       now,
-      (tx) => this.state.setState(tx, LAG_EPISODE, String(cursor.nextIndex)),
+      async (tx) => {
+        await this.state.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
+        return true;
+      },
     );
     return inserted ? 1 : 0;
   }
