@@ -9,7 +9,11 @@ import { badRequest, notFound } from './monitor-errors';
 import { candidateKeys } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { BackfillRepository, type BackfillRecord } from './repositories/backfill.repository';
+import {
+  BackfillRepository,
+  type BackfillProgress,
+  type BackfillRecord,
+} from './repositories/backfill.repository';
 import { IdentityIndexRepository } from './repositories/identity-index.repository';
 import { MonitorStateRepository } from './repositories/monitor-state.repository';
 import { RuleRepository } from './repositories/rule.repository';
@@ -114,22 +118,14 @@ export class BackfillService {
     const now = this.now();
     const stored = await this.ruleRepo.get(job.ruleId);
     if (!stored) {
-      await this.db.transaction((tx) =>
-        this.jobs.update(
-          tx,
-          job.id,
-          {
-            status: 'failed',
-            nextIndex: job.nextIndex,
-            processedDelta: 0,
-            alertsDelta: 0,
-            error: 'the rule was deleted',
-            now,
-            finished: true,
-          },
-          job.nextIndex,
-        ),
-      );
+      const failed: BackfillProgress = {
+        status: 'failed',
+        nextIndex: job.nextIndex,
+        error: 'the rule was deleted',
+        now,
+        finished: true,
+      };
+      await this.db.transaction((tx) => this.jobs.update(tx, job.id, failed, job.nextIndex));
       return true;
     }
     const rule: IdentityRule = parseRules(stored.document).rules[0]!;
@@ -147,23 +143,17 @@ export class BackfillService {
     const cp = await this.reader.latestCheckpoint();
     const { alerts } = await this.alerts.evaluate(entries, [rule], now, cp, 'backfill');
     const done = next >= job.toIndex;
+    const progress: BackfillProgress = {
+      status: done ? 'done' : 'running',
+      nextIndex: next,
+      processedDelta: entries.length,
+      now,
+      finished: done,
+    };
     await this.alerts.commit(
       alerts,
       now,
-      (tx) =>
-        this.jobs.update(
-          tx,
-          job.id,
-          {
-            status: done ? 'done' : 'running',
-            nextIndex: next,
-            processedDelta: entries.length,
-            alertsDelta: 0,
-            now,
-            finished: done,
-          },
-          job.nextIndex,
-        ),
+      (tx) => this.jobs.update(tx, job.id, progress, job.nextIndex),
       async (tx, inserted) => {
         if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
       },
