@@ -302,7 +302,7 @@ export function webhookView(w: WebhookRecord): Record<string, unknown> {
   };
 }
 
-const iso = (ms: number | undefined): string | undefined =>
+export const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();
 
 /** Alert as listed (no evidence, no payload). */

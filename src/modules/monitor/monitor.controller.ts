@@ -7,6 +7,7 @@ import {
   alertSummaryView,
   alertView,
   expectationView,
+  iso,
   webhookView,
 } from './admin.service';
 import { BackfillService } from './backfill.service';
@@ -55,9 +56,6 @@ const Operation = (operationId: keyof typeof SUMMARIES): MethodDecorator =>
 function send(reply: FastifyReply, status: number, body: unknown): void {
   void reply.code(status).type('application/json').send(JSON.stringify(body));
 }
-
-const iso = (ms: number | undefined): string | undefined =>
-  ms === undefined ? undefined : new Date(ms).toISOString();
 
 function ruleView(r: StoredRule): Record<string, unknown> {
   return {

@@ -43,16 +43,12 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
       this.metrics.gauge(
         'vellum_monitor_lag_entries',
         'Committed entries the monitor has not evaluated yet',
-        async () => {
-          return (await this.evaluator.status()).lagEntries ?? 0;
-        },
+        async () => (await this.evaluator.status()).lagEntries ?? 0,
       );
       this.metrics.gauge(
         'vellum_monitor_outbox_pending',
         'Webhook deliveries waiting in the outbox',
-        async () => {
-          return (await this.deliveries.stats()).pending ?? 0;
-        },
+        async () => (await this.deliveries.stats()).pending ?? 0,
       );
     }
     if (!(this.options.autoStart ?? this.config.workersEnabled)) return;
