@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateWebhookSecret } from '../../core/monitor';
-import { VellumDatabase } from '../storage/database';
+import { VellumDatabase, type SqlTx } from '../storage/database';
 import { DeliveryService } from './delivery.service';
 import { badRequest, conflict, notFound } from './monitor-errors';
 import { MONITOR_EVENT_TYPES, normalizeEventType, type MonitorEventType } from './monitor-events';
@@ -33,6 +33,11 @@ function optString(o: Record<string, unknown>, key: string, max = 2048): string 
   if (typeof v !== 'string' || v.length === 0 || v.length > max)
     throw badRequest(`${key} must be a non-empty string of at most ${max} characters`);
   return v;
+}
+
+function onlyFields(o: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) throw badRequest(`unknown field ${JSON.stringify(k)}`);
 }
 
 const DIGEST_RE = /^(?:(?:sha256|sha384|sha512):)?[0-9a-fA-F]{64,128}$/;
@@ -108,18 +113,11 @@ export class MonitorAdminService {
   async acknowledge(id: string, body: unknown): Promise<AlertRecord> {
     const o = obj(body);
     const actor = optString(o, 'actor', 256);
-    const now = this.now();
-    await this.db.transaction(async (tx) => {
-      const status = await this.alerts.txStatus(tx, id);
-      if (status === undefined) throw notFound(`alert ${id}`);
-      if (status === 'resolved') throw conflict(`alert ${id} is already resolved`);
-      if (status === 'acknowledged') return;
+    return this.triage(id, 'acknowledge', actor, async (tx, from, now) => {
+      if (from === 'acknowledged') return undefined;
       await this.alerts.markAcknowledged(tx, id, actor, now);
-      // Someone has it: stop retrying deliveries that have not gone through yet.
-      await this.deliveries.failPending(tx, id, 'alert acknowledged before delivery');
-      await this.alerts.audit(tx, id, 'acknowledge', actor, { from: status }, now);
+      return { from };
     });
-    return this.getAlert(id);
   }
 
   async resolve(id: string, body: unknown): Promise<AlertRecord> {
@@ -129,22 +127,29 @@ export class MonitorAdminService {
       throw badRequest(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
     const note = optString(o, 'reason', 4096) ?? optString(o, 'note', 4096);
     const actor = optString(o, 'actor', 256);
+    return this.triage(id, 'resolve', actor, async (tx, from, now) => {
+      await this.alerts.markResolved(tx, id, resolution as Resolution, note, now);
+      return { from, resolution: resolution as Resolution, note };
+    });
+  }
+
+  /** Triage of an unresolved alert: `change` returns the audit detail (undefined: nothing to do). */
+  private async triage(
+    id: string,
+    action: 'acknowledge' | 'resolve',
+    actor: string | undefined,
+    change: (tx: SqlTx, from: AlertStatus, now: number) => Promise<Record<string, unknown> | undefined>,
+  ): Promise<AlertRecord> {
     const now = this.now();
     await this.db.transaction(async (tx) => {
       const status = await this.alerts.txStatus(tx, id);
       if (status === undefined) throw notFound(`alert ${id}`);
       if (status === 'resolved') throw conflict(`alert ${id} is already resolved`);
-      await this.alerts.markResolved(tx, id, resolution as Resolution, note, now);
-      // Stop re-delivering an alert someone has triaged.
-      await this.deliveries.failPending(tx, id, 'alert resolved before delivery');
-      await this.alerts.audit(
-        tx,
-        id,
-        'resolve',
-        actor,
-        { from: status, resolution: resolution as Resolution, note },
-        now,
-      );
+      const detail = await change(tx, status, now);
+      if (detail === undefined) return;
+      // Someone has it: stop retrying deliveries that have not gone through yet.
+      await this.deliveries.failPending(tx, id, `alert ${action}d before delivery`);
+      await this.alerts.audit(tx, id, action, actor, detail, now);
     });
     return this.getAlert(id);
   }
@@ -153,10 +158,7 @@ export class MonitorAdminService {
 
   async createExpectation(body: unknown): Promise<ExpectationRecord> {
     const o = obj(body);
-    for (const k of Object.keys(o)) {
-      if (!['runInvocationUri', 'digest', 'rule', 'expiresAt', 'ttlSeconds', 'note'].includes(k))
-        throw badRequest(`unknown field ${JSON.stringify(k)}`);
-    }
+    onlyFields(o, ['runInvocationUri', 'digest', 'rule', 'expiresAt', 'ttlSeconds', 'note']);
     const runInvocationUri = optString(o, 'runInvocationUri');
     const digest = optString(o, 'digest', 200);
     if (runInvocationUri === undefined && digest === undefined)
@@ -204,10 +206,7 @@ export class MonitorAdminService {
 
   async createWebhook(body: unknown): Promise<{ webhook: WebhookRecord; secret: string }> {
     const o = obj(body);
-    for (const k of Object.keys(o)) {
-      if (!['url', 'eventTypes', 'name', 'description'].includes(k))
-        throw badRequest(`unknown field ${JSON.stringify(k)}`);
-    }
+    onlyFields(o, ['url', 'eventTypes', 'name', 'description']);
     const url = optString(o, 'url');
     if (url === undefined) throw badRequest('url is required');
     let parsed: URL;
@@ -303,7 +302,7 @@ export function webhookView(w: WebhookRecord): Record<string, unknown> {
   };
 }
 
-const iso = (ms: number | undefined): string | undefined =>
+export const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();
 
 /** Alert as listed (no evidence, no payload). */

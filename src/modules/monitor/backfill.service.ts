@@ -3,21 +3,20 @@ import { randomUUID } from 'node:crypto';
 import { parseRules, type IdentityRule } from '../../core/monitor';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
-import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
-import { alertsForEntry, toCoreExpectations } from './alert-builder';
-import { DeliveryService } from './delivery.service';
+import { AlertWriter } from './alert-writer';
 import { badRequest, notFound } from './monitor-errors';
-import { candidateKeys, safeExtract } from './monitor-events';
+import { candidateKeys } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { AlertRepository, type NewAlert } from './repositories/alert.repository';
-import { BackfillRepository, type BackfillRecord } from './repositories/backfill.repository';
-import { ExpectationRepository } from './repositories/expectation.repository';
+import {
+  BackfillRepository,
+  type BackfillProgress,
+  type BackfillRecord,
+} from './repositories/backfill.repository';
 import { IdentityIndexRepository } from './repositories/identity-index.repository';
 import { MonitorStateRepository } from './repositories/monitor-state.repository';
 import { RuleRepository } from './repositories/rule.repository';
-import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 import { PollingLoop } from './polling-loop';
 
@@ -43,15 +42,11 @@ export class BackfillService {
     private readonly jobs: BackfillRepository,
     private readonly ruleRepo: RuleRepository,
     private readonly state: MonitorStateRepository,
-    private readonly alertRepo: AlertRepository,
-    private readonly expectations: ExpectationRepository,
     private readonly identityIndex: IdentityIndexRepository,
-    private readonly webhooks: WebhookRepository,
     private readonly rules: RuleService,
     private readonly reader: LogReader,
-    private readonly log: LogIdentity,
     private readonly db: VellumDatabase,
-    private readonly delivery: DeliveryService,
+    private readonly alerts: AlertWriter,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) options: MonitorOptions,
   ) {
@@ -123,22 +118,14 @@ export class BackfillService {
     const now = this.now();
     const stored = await this.ruleRepo.get(job.ruleId);
     if (!stored) {
-      await this.db.transaction((tx) =>
-        this.jobs.update(
-          tx,
-          job.id,
-          {
-            status: 'failed',
-            nextIndex: job.nextIndex,
-            processedDelta: 0,
-            alertsDelta: 0,
-            error: 'the rule was deleted',
-            now,
-            finished: true,
-          },
-          job.nextIndex,
-        ),
-      );
+      const failed: BackfillProgress = {
+        status: 'failed',
+        nextIndex: job.nextIndex,
+        error: 'the rule was deleted',
+        now,
+        finished: true,
+      };
+      await this.db.transaction((tx) => this.jobs.update(tx, job.id, failed, job.nextIndex));
       return true;
     }
     const rule: IdentityRule = parseRules(stored.document).rules[0]!;
@@ -154,45 +141,23 @@ export class BackfillService {
     }
     const entries: StoredEntry[] = indexes.length === 0 ? [] : await this.reader.entriesAt(indexes);
     const cp = await this.reader.latestCheckpoint();
-    const expectations = toCoreExpectations(await this.expectations.list(now));
-    const alerts: NewAlert[] = [];
-    for (const entry of entries) {
-      const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
-      const res = await alertsForEntry(
-        entry,
-        identity,
-        [rule],
-        expectations,
-        now,
-        cp,
-        this.reader,
-        this.log,
-        'backfill',
-      );
-      alerts.push(...res.alerts);
-    }
-    const endpoints = await this.webhooks.list();
+    const { alerts } = await this.alerts.evaluate(entries, [rule], now, cp, 'backfill');
     const done = next >= job.toIndex;
-    let inserted = 0;
-    await this.db.transaction(async (tx) => {
-      const ok = await this.jobs.update(
-        tx,
-        job.id,
-        {
-          status: done ? 'done' : 'running',
-          nextIndex: next,
-          processedDelta: entries.length,
-          alertsDelta: 0,
-          now,
-          finished: done,
-        },
-        job.nextIndex,
-      );
-      if (!ok) return;
-      for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) inserted++;
-      if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
-    });
-    if (inserted > 0) this.delivery.kick();
+    const progress: BackfillProgress = {
+      status: done ? 'done' : 'running',
+      nextIndex: next,
+      processedDelta: entries.length,
+      now,
+      finished: done,
+    };
+    await this.alerts.commit(
+      alerts,
+      now,
+      (tx) => this.jobs.update(tx, job.id, progress, job.nextIndex),
+      async (tx, inserted) => {
+        if (inserted > 0) await this.jobs.addAlerts(tx, job.id, inserted);
+      },
+    );
     if (done) this.logger.log(`backfill ${job.id} of rule ${job.ruleId} done`);
     return true;
   }

@@ -364,15 +364,12 @@ export class DeliveryService {
         outcome = { status: 'delivered', nextAttemptAt: at };
         return;
       }
-      if (cls === 'disable') {
-        disableReason = `endpoint answered 410 Gone to event ${row.eventId}`;
-        await this.deliveries.finish(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
-        await this.webhooks.setEnabled(tx, endpoint.id, false, disableReason, at);
-        return;
-      }
-      const delay = this.delayBefore(attempt + 1, result.retryAfter);
+      const delay = cls === 'disable' ? null : this.delayBefore(attempt + 1, result.retryAfter);
       if (delay === null) {
-        disableReason = `delivery of event ${row.eventId} failed ${attempt} times (last: ${error ?? 'unknown'})`;
+        disableReason =
+          cls === 'disable'
+            ? `endpoint answered 410 Gone to event ${row.eventId}`
+            : `delivery of event ${row.eventId} failed ${attempt} times (last: ${error ?? 'unknown'})`;
         await this.deliveries.finish(tx, row, { status: 'failed', nextAttemptAt: at, ...common });
         await this.webhooks.setEnabled(tx, endpoint.id, false, disableReason, at);
         return;

@@ -7,17 +7,14 @@ import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase } from '../storage/database';
 import { DbLeafSource } from './db-leaf-source';
-import { alertsForEntry, toCoreExpectations } from './alert-builder';
+import { AlertWriter, logAlert } from './alert-writer';
 import { CompactRange } from '../../core/follower/compact-range';
-import { DeliveryService } from './delivery.service';
-import { logEvent, monitorIndexKeys, safeExtract } from './monitor-events';
+import { logEvent } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
-import { AlertRepository, type NewAlert } from './repositories/alert.repository';
-import { ExpectationRepository } from './repositories/expectation.repository';
+import type { NewAlert } from './repositories/alert.repository';
 import { IdentityIndexRepository } from './repositories/identity-index.repository';
 import { MonitorStateRepository, type Cursor } from './repositories/monitor-state.repository';
-import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 import { PollingLoop } from './polling-loop';
 
@@ -59,15 +56,12 @@ export class EvaluatorService {
 
   constructor(
     private readonly state: MonitorStateRepository,
-    private readonly alertRepo: AlertRepository,
-    private readonly expectations: ExpectationRepository,
     private readonly identityIndex: IdentityIndexRepository,
-    private readonly webhooks: WebhookRepository,
     private readonly rules: RuleService,
     private readonly reader: LogReader,
     private readonly log: LogIdentity,
     private readonly db: VellumDatabase,
-    private readonly delivery: DeliveryService,
+    private readonly alerts: AlertWriter,
     @Inject(MONITOR_CONFIG) private readonly config: MonitorConfig,
     @Inject(MONITOR_OPTIONS) private readonly options: MonitorOptions,
   ) {
@@ -118,7 +112,6 @@ export class EvaluatorService {
     }
     const cursor = await this.state.getCursor();
     const now = this.now();
-    const expectations = toCoreExpectations(await this.expectations.list(now));
     let alerts: NewAlert[] = [];
     let keys: Array<[string, number]> = [];
     let inserted = 0;
@@ -133,54 +126,36 @@ export class EvaluatorService {
       },
       consumer: {
         accept: async (batch) => {
-          alerts = [];
-          keys = [];
-          for (const { extra } of batch.entries) {
-            const entry = extra!;
-            const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
-            for (const k of monitorIndexKeys(identity)) keys.push([k, entry.index]);
-            if (rules.length === 0) continue;
-            const res = await alertsForEntry(
-              entry,
-              identity,
-              rules,
-              expectations,
-              now,
-              source.latest!,
-              this.reader,
-              this.log,
-              'live',
-            );
-            alerts.push(...res.alerts);
-          }
+          const entries = batch.entries.map((e) => e.extra!);
+          ({ alerts, keys } = await this.alerts.evaluate(entries, rules, now, source.latest!, 'live'));
         },
       },
       store: {
         save: async (position, batch) => {
           const cp = position.verified!.checkpoint;
-          const endpoints = await this.webhooks.list();
-          let added = 0;
-          const ok = await this.db.transaction(async (tx) => {
-            const moved = await this.state.advanceCursor(
-              tx,
-              cursor,
-              {
-                nextIndex: position.range.size,
-                checkpointSize: cp.size,
-                checkpointRoot: cp.rootHash,
-                checkpointNote: position.verified!.note,
-                compactRange: position.range.toHex(),
-              },
-              now,
-            );
-            if (!moved) return false;
-            await this.identityIndex.insertKeys(tx, keys);
-            for (const a of alerts) if (await this.alertRepo.insert(tx, a, now, endpoints)) added++;
-            await this.options.beforeCommit?.({ fromIndex: batch.from, toIndex: batch.to });
-            return true;
-          });
-          if (ok) inserted += added;
-          return ok;
+          const added = await this.alerts.commit(
+            alerts,
+            now,
+            async (tx) => {
+              const moved = await this.state.advanceCursor(
+                tx,
+                cursor,
+                {
+                  nextIndex: position.range.size,
+                  checkpointSize: cp.size,
+                  checkpointRoot: cp.rootHash,
+                  checkpointNote: position.verified!.note,
+                  compactRange: position.range.toHex(),
+                },
+                now,
+              );
+              if (moved) await this.identityIndex.insertKeys(tx, keys);
+              return moved;
+            },
+            () => this.options.beforeCommit?.({ fromIndex: batch.from, toIndex: batch.to }),
+          );
+          inserted += added ?? 0;
+          return added !== undefined;
         },
       },
     });
@@ -212,7 +187,6 @@ export class EvaluatorService {
       this.logger.warn('another monitor process advanced the cursor; re-reading it');
       return { processed: 0, alerts: lagAlerts };
     }
-    if (inserted > 0) this.delivery.kick();
     return { processed: step.delivered, alerts: inserted + lagAlerts };
   }
 
@@ -231,33 +205,21 @@ export class EvaluatorService {
       ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
       cursor: cursor.nextIndex,
     });
-    const endpoints = await this.webhooks.list();
-    const inserted = await this.db.transaction((tx) =>
-      this.alertRepo.insert(
-        tx,
-        {
-          id: ev.id,
-          type: 'log.inconsistent',
-          ruleId: '',
+    const inserted = await this.alerts.commit(
+      [
+        logAlert(ev, {
           severity: 'critical',
-          action: 'alert',
-          expected: false,
           summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
-          identity: null,
           reasons: [{ code: 'log-inconsistent', message: reason }],
           evidence: {
             checkpoint: cp.note,
             ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
           },
-          payload: ev.body,
-          source: 'log',
-        },
-        now,
-        endpoints,
-      ),
+        }),
+      ],
+      now,
     );
-    if (inserted) this.delivery.kick();
-    return { processed: 0, alerts: inserted ? 1 : 0, inconsistent: reason };
+    return { processed: 0, alerts: inserted ?? 0, inconsistent: reason };
   }
 
   /** monitor.lagging once per episode (cursor more than N entries or T seconds behind). */
@@ -288,20 +250,11 @@ export class EvaluatorService {
       lagSeconds: ageSeconds,
       reason,
     });
-    const endpoints = await this.webhooks.list();
-    const inserted = await this.db.transaction(async (tx) => {
-      await this.state.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
-      return this.alertRepo.insert(
-        tx,
-        {
-          id: ev.id,
-          type: 'monitor.lagging',
-          ruleId: '',
+    const inserted = await this.alerts.commit(
+      [
+        logAlert(ev, {
           severity: 'medium',
-          action: 'alert',
-          expected: false,
           summary: `monitor.lagging at ${this.log.origin}: ${reason}`,
-          identity: null,
           reasons: [{ code: 'lagging', message: reason }],
           evidence: {
             checkpoint: cp.note,
@@ -309,14 +262,14 @@ export class EvaluatorService {
             lagEntries: behind,
             lagSeconds: ageSeconds,
           },
-          payload: ev.body,
-          source: 'log',
-        },
-        now,
-        endpoints,
-      );
-    });
-    if (inserted) this.delivery.kick();
+        }),
+      ],
+      now,
+      async (tx) => {
+        await this.state.setState(tx, LAG_EPISODE, String(cursor.nextIndex));
+        return true;
+      },
+    );
     return inserted ? 1 : 0;
   }
 

@@ -7,6 +7,7 @@ import {
   alertSummaryView,
   alertView,
   expectationView,
+  iso,
   webhookView,
 } from './admin.service';
 import { BackfillService } from './backfill.service';
@@ -20,12 +21,41 @@ import { RuleRepository, type StoredRule } from './repositories/rule.repository'
 import { WebhookRepository } from './repositories/webhook.repository';
 import { RuleService } from './rule.service';
 
+/** OpenAPI summaries of the admin routes, by operation id. */
+const SUMMARIES = {
+  monitorStatus: 'Monitor cursor, lag, rules and outbox state',
+  listMonitorRules: 'List identity rules (admin API and rules file)',
+  createMonitorRule: 'Create an identity rule; 400 lists every problem with its path',
+  validateMonitorRules: 'Validate rules without storing them',
+  getMonitorRule: 'Get one identity rule',
+  deleteMonitorRule: 'Delete an identity rule created through the API',
+  listMonitorAlerts:
+    'List alerts, newest first; filters status, rule, type, since (RFC 3339 or Unix ms), limit, offset',
+  getMonitorAlert: 'One alert with its evidence, deliveries and audit log',
+  getMonitorAlertEvidence:
+    'Entry body, inclusion proof and signed checkpoint, checkable offline with the log key',
+  acknowledgeMonitorAlert: 'Acknowledge an alert',
+  resolveMonitorAlert: 'Resolve an alert: {resolution: expected | compromise | false_positive, reason?}',
+  createMonitorExpectation: 'Pre-register an expected signing (run invocation URI and/or digest)',
+  listMonitorExpectations: 'List expected signings',
+  deleteMonitorExpectation: 'Delete an expected signing',
+  createMonitorBackfill: 'Run a rule over past entries: {rule, fromIndex?, toIndex?}; progress via GET',
+  listMonitorBackfills: 'List backfill jobs, newest first',
+  getMonitorBackfill: 'One backfill job and its progress',
+  createMonitorWebhook:
+    'Create a webhook endpoint {url, eventTypes, name?}; the whsec_ secret is shown only here',
+  listMonitorWebhooks: 'List webhook endpoints (no secrets)',
+  getMonitorWebhook: 'One endpoint with its recent delivery attempts',
+  enableMonitorWebhook: 'Re-enable a disabled endpoint',
+  deleteMonitorWebhook: 'Delete an endpoint and its pending deliveries',
+} as const;
+
+const Operation = (operationId: keyof typeof SUMMARIES): MethodDecorator =>
+  ApiOperation({ operationId, summary: SUMMARIES[operationId] });
+
 function send(reply: FastifyReply, status: number, body: unknown): void {
   void reply.code(status).type('application/json').send(JSON.stringify(body));
 }
-
-const iso = (ms: number | undefined): string | undefined =>
-  ms === undefined ? undefined : new Date(ms).toISOString();
 
 function ruleView(r: StoredRule): Record<string, unknown> {
   return {
@@ -81,7 +111,7 @@ export class MonitorController {
   // -- status ----------------------------------------------------------------------------------
 
   @Get('status')
-  @ApiOperation({ operationId: 'monitorStatus', summary: 'Monitor cursor, lag, rules and outbox state' })
+  @Operation('monitorStatus')
   async status(@Res() reply: FastifyReply): Promise<void> {
     const ev = await this.evaluator.status();
     const rules = await this.ruleRepo.list();
@@ -99,19 +129,13 @@ export class MonitorController {
   // -- rules -----------------------------------------------------------------------------------
 
   @Get('rules')
-  @ApiOperation({
-    operationId: 'listMonitorRules',
-    summary: 'List identity rules (admin API and rules file)',
-  })
+  @Operation('listMonitorRules')
   async listRules(@Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, { rules: (await this.rules.list()).map(ruleView) });
   }
 
   @Post('rules')
-  @ApiOperation({
-    operationId: 'createMonitorRule',
-    summary: 'Create an identity rule; 400 lists every problem with its path',
-  })
+  @Operation('createMonitorRule')
   async createRule(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     const res = await this.rules.create(body);
     const jobs = res.compiled.backfill ? (await this.backfills.listRecent(res.compiled.id)).slice(0, 1) : [];
@@ -123,7 +147,7 @@ export class MonitorController {
   }
 
   @Post('rules/validate')
-  @ApiOperation({ operationId: 'validateMonitorRules', summary: 'Validate rules without storing them' })
+  @Operation('validateMonitorRules')
   validateRules(@Body() body: unknown, @Res() reply: FastifyReply): void {
     const v = this.rules.validate(body);
     send(reply, 200, {
@@ -135,16 +159,13 @@ export class MonitorController {
   }
 
   @Get('rules/:name')
-  @ApiOperation({ operationId: 'getMonitorRule', summary: 'Get one identity rule' })
+  @Operation('getMonitorRule')
   async getRule(@Param('name') name: string, @Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, ruleView(await this.rules.get(name)));
   }
 
   @Delete('rules/:name')
-  @ApiOperation({
-    operationId: 'deleteMonitorRule',
-    summary: 'Delete an identity rule created through the API',
-  })
+  @Operation('deleteMonitorRule')
   async deleteRule(@Param('name') name: string, @Res() reply: FastifyReply): Promise<void> {
     await this.rules.remove(name);
     void reply.code(204).send();
@@ -153,11 +174,7 @@ export class MonitorController {
   // -- alerts ----------------------------------------------------------------------------------
 
   @Get('alerts')
-  @ApiOperation({
-    operationId: 'listMonitorAlerts',
-    summary:
-      'List alerts, newest first; filters status, rule, type, since (RFC 3339 or Unix ms), limit, offset',
-  })
+  @Operation('listMonitorAlerts')
   async listAlerts(@Query() q: Record<string, unknown>, @Res() reply: FastifyReply): Promise<void> {
     const f = this.admin.alertFilter(q ?? {});
     const { alerts, total } = await this.alerts.list(f);
@@ -165,10 +182,7 @@ export class MonitorController {
   }
 
   @Get('alerts/:id')
-  @ApiOperation({
-    operationId: 'getMonitorAlert',
-    summary: 'One alert with its evidence, deliveries and audit log',
-  })
+  @Operation('getMonitorAlert')
   async getAlert(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const a = await this.admin.getAlert(id);
     const deliveries = await this.deliveries.forEvent(id);
@@ -188,10 +202,7 @@ export class MonitorController {
   }
 
   @Get('alerts/:id/evidence')
-  @ApiOperation({
-    operationId: 'getMonitorAlertEvidence',
-    summary: 'Entry body, inclusion proof and signed checkpoint, checkable offline with the log key',
-  })
+  @Operation('getMonitorAlertEvidence')
   async evidence(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const a = await this.admin.getAlert(id);
     if (a.evidence === undefined) throw notFound(`evidence of alert ${id}`);
@@ -199,16 +210,13 @@ export class MonitorController {
   }
 
   @Post('alerts/:id/ack')
-  @ApiOperation({ operationId: 'acknowledgeMonitorAlert', summary: 'Acknowledge an alert' })
+  @Operation('acknowledgeMonitorAlert')
   async ack(@Param('id') id: string, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, alertSummaryView(await this.admin.acknowledge(id, body)));
   }
 
   @Post('alerts/:id/resolve')
-  @ApiOperation({
-    operationId: 'resolveMonitorAlert',
-    summary: 'Resolve an alert: {resolution: expected | compromise | false_positive, reason?}',
-  })
+  @Operation('resolveMonitorAlert')
   async resolve(@Param('id') id: string, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, alertSummaryView(await this.admin.resolve(id, body)));
   }
@@ -216,22 +224,19 @@ export class MonitorController {
   // -- expectations ----------------------------------------------------------------------------
 
   @Post('expectations')
-  @ApiOperation({
-    operationId: 'createMonitorExpectation',
-    summary: 'Pre-register an expected signing (run invocation URI and/or digest)',
-  })
+  @Operation('createMonitorExpectation')
   async createExpectation(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     send(reply, 201, expectationView(await this.admin.createExpectation(body)));
   }
 
   @Get('expectations')
-  @ApiOperation({ operationId: 'listMonitorExpectations', summary: 'List expected signings' })
+  @Operation('listMonitorExpectations')
   async listExpectations(@Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, { expectations: (await this.expectations.list()).map(expectationView) });
   }
 
   @Delete('expectations/:id')
-  @ApiOperation({ operationId: 'deleteMonitorExpectation', summary: 'Delete an expected signing' })
+  @Operation('deleteMonitorExpectation')
   async deleteExpectation(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     await this.admin.deleteExpectation(id);
     void reply.code(204).send();
@@ -240,10 +245,7 @@ export class MonitorController {
   // -- backfills -------------------------------------------------------------------------------
 
   @Post('backfills')
-  @ApiOperation({
-    operationId: 'createMonitorBackfill',
-    summary: 'Run a rule over past entries: {rule, fromIndex?, toIndex?}; progress via GET',
-  })
+  @Operation('createMonitorBackfill')
   async createBackfill(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw badRequest('body must be a JSON object');
@@ -261,13 +263,13 @@ export class MonitorController {
   }
 
   @Get('backfills')
-  @ApiOperation({ operationId: 'listMonitorBackfills', summary: 'List backfill jobs, newest first' })
+  @Operation('listMonitorBackfills')
   async listBackfills(@Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, { backfills: (await this.jobs.list()).map(backfillView) });
   }
 
   @Get('backfills/:id')
-  @ApiOperation({ operationId: 'getMonitorBackfill', summary: 'One backfill job and its progress' })
+  @Operation('getMonitorBackfill')
   async getBackfill(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const b = await this.jobs.get(id);
     if (!b) throw notFound(`backfill ${id}`);
@@ -277,17 +279,14 @@ export class MonitorController {
   // -- webhooks --------------------------------------------------------------------------------
 
   @Post('webhooks')
-  @ApiOperation({
-    operationId: 'createMonitorWebhook',
-    summary: 'Create a webhook endpoint {url, eventTypes, name?}; the whsec_ secret is shown only here',
-  })
+  @Operation('createMonitorWebhook')
   async createWebhook(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     const { webhook, secret } = await this.admin.createWebhook(body);
     send(reply, 201, { ...webhookView(webhook), secret });
   }
 
   @Get('webhooks')
-  @ApiOperation({ operationId: 'listMonitorWebhooks', summary: 'List webhook endpoints (no secrets)' })
+  @Operation('listMonitorWebhooks')
   async listWebhooks(@Res() reply: FastifyReply): Promise<void> {
     const list = await this.webhooks.list();
     const out = [];
@@ -296,10 +295,7 @@ export class MonitorController {
   }
 
   @Get('webhooks/:id')
-  @ApiOperation({
-    operationId: 'getMonitorWebhook',
-    summary: 'One endpoint with its recent delivery attempts',
-  })
+  @Operation('getMonitorWebhook')
   async getWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const w = await this.admin.getWebhook(id);
     const attempts = await this.deliveries.attemptsFor(w.id);
@@ -319,16 +315,13 @@ export class MonitorController {
   }
 
   @Post('webhooks/:id/enable')
-  @ApiOperation({ operationId: 'enableMonitorWebhook', summary: 'Re-enable a disabled endpoint' })
+  @Operation('enableMonitorWebhook')
   async enableWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     send(reply, 200, webhookView(await this.admin.enableWebhook(id)));
   }
 
   @Delete('webhooks/:id')
-  @ApiOperation({
-    operationId: 'deleteMonitorWebhook',
-    summary: 'Delete an endpoint and its pending deliveries',
-  })
+  @Operation('deleteMonitorWebhook')
   async deleteWebhook(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     await this.admin.deleteWebhook(id);
     void reply.code(204).send();

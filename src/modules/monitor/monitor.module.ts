@@ -11,6 +11,7 @@ import { MetricsService } from '../api/metrics.service';
 import { VELLUM_CONFIG, type VellumConfig } from '../config/config';
 import { LogModule } from '../log/log.module';
 import { AdminAuthGuard } from './admin-auth';
+import { AlertWriter } from './alert-writer';
 import { MonitorAdminService } from './admin.service';
 import { BackfillService } from './backfill.service';
 import { DeliveryService } from './delivery.service';
@@ -42,16 +43,12 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
       this.metrics.gauge(
         'vellum_monitor_lag_entries',
         'Committed entries the monitor has not evaluated yet',
-        async () => {
-          return (await this.evaluator.status()).lagEntries ?? 0;
-        },
+        async () => (await this.evaluator.status()).lagEntries ?? 0,
       );
       this.metrics.gauge(
         'vellum_monitor_outbox_pending',
         'Webhook deliveries waiting in the outbox',
-        async () => {
-          return (await this.deliveries.stats()).pending ?? 0;
-        },
+        async () => (await this.deliveries.stats()).pending ?? 0,
       );
     }
     if (!(this.options.autoStart ?? this.config.workersEnabled)) return;
@@ -96,6 +93,7 @@ export class MonitorWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     ...MONITOR_REPOSITORIES,
     RuleService,
     DeliveryService,
+    AlertWriter,
     EvaluatorService,
     BackfillService,
     MonitorAdminService,

@@ -191,25 +191,16 @@ export class AlertRepository {
 
   /** One page, newest first, and the number of alerts matching the filter. */
   async list(f: AlertFilter): Promise<{ alerts: AlertRecord[]; total: number }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.status !== undefined) {
-      where.push('status = ?');
-      params.push(f.status);
-    }
-    if (f.rule !== undefined) {
-      where.push('rule_id = ?');
-      params.push(f.rule);
-    }
-    if (f.type !== undefined) {
-      where.push('type = ?');
-      params.push(f.type);
-    }
-    if (f.sinceMs !== undefined) {
-      where.push('created_at >= ?');
-      params.push(f.sinceMs);
-    }
-    const w = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
+    const given = (
+      [
+        ['status = ?', f.status],
+        ['rule_id = ?', f.rule],
+        ['type = ?', f.type],
+        ['created_at >= ?', f.sinceMs],
+      ] as const
+    ).filter(([, v]) => v !== undefined);
+    const params = given.map(([, v]) => v);
+    const w = given.length === 0 ? '' : ` WHERE ${given.map(([c]) => c).join(' AND ')}`;
     const rows = await this.db.read(
       `SELECT * FROM monitor_alerts${w} ORDER BY created_at DESC, entry_index DESC, id LIMIT ? OFFSET ?`,
       [...params, f.limit, f.offset],

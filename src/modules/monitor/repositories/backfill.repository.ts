@@ -27,8 +27,8 @@ export interface BackfillRecord {
 export interface BackfillProgress {
   readonly status: BackfillRecord['status'];
   readonly nextIndex: number;
-  readonly processedDelta: number;
-  readonly alertsDelta: number;
+  readonly processedDelta?: number;
+  readonly alertsDelta?: number;
   readonly candidates?: number;
   readonly error?: string;
   readonly now: number;
@@ -114,8 +114,8 @@ export class BackfillRepository {
       [
         u.status,
         u.nextIndex,
-        u.processedDelta,
-        u.alertsDelta,
+        u.processedDelta ?? 0,
+        u.alertsDelta ?? 0,
         u.candidates ?? null,
         u.error ?? null,
         u.now,
