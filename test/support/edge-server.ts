@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { CLI_MAIN, freePort, tempDir } from './server';
+import { CLI_MAIN, freePort, tempDir, testServerEnv } from './server';
 
 export interface EdgeServer {
   readonly url: string;
@@ -25,19 +25,7 @@ export interface EdgeServerOptions {
 export async function startEdgeServer(opts: EdgeServerOptions = {}): Promise<EdgeServer> {
   const dataDir = tempDir('vellum-edge-');
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    LOG_HOSTNAME: `127.0.0.1:${port}`,
-    LOG_LEVEL: 'warn',
-    VERIFY_WORKERS: '1',
-    NO_PROXY: '127.0.0.1,localhost',
-    ...opts.env,
-  };
-  for (const k of ['SIGNING_KEY_PATH', 'DATABASE_URL', 'REDIS_URL', 'ROLE', 'PUBLIC_KEY_PATH'])
-    if (!opts.env?.[k]) delete env[k];
+  const env = testServerEnv(dataDir, port, { VERIFY_WORKERS: '1', BATCH_MAX_AGE_MS: '50', ...opts.env });
   const child =
     opts.maxFiles === undefined
       ? spawn(process.execPath, [CLI_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
