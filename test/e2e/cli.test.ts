@@ -121,8 +121,10 @@ describe('vellum verify', () => {
   });
 
   test('a second run proves consistency from the recorded checkpoint; --uuid and --index work', async () => {
-    for (let i = 0; i < 4; i++)
-      await postJson(`${server.url}/api/v1/log/entries`, hashedrekord(key).proposed);
+    for (let i = 0; i < 4; i++) {
+      const posted = await postJson(`${server.url}/api/v1/log/entries`, hashedrekord(key).proposed);
+      assert.equal(posted.status, 201, JSON.stringify(posted.json));
+    }
     const id = Object.keys(savedDoc)[0];
     let r = await vellum([...base(), '--uuid', id]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
