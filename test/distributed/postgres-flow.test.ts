@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Fixture, dsse, hashedrekord, intoto, newP256Key } from '../e2e/fixtures';
+import { postEntry as post } from '../support/server';
 import { type LogContext, verifyConsistency, verifyLogEntry } from '../support/verifier';
 import {
   LoadClient,
@@ -18,16 +19,6 @@ import {
   until,
   verifyRun,
 } from './harness';
-
-async function post(url: string, value: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(`${url}/api/v1/log/entries`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(value),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text), headers: res.headers };
-}
 
 /**
  * The medium end-to-end flow against one API URL: the three entry kinds are logged and verify

@@ -11,6 +11,7 @@ import { leafHash } from '../../src/core/merkle/hash';
 import { encodeJob, queueNames, submissionToken } from '../../src/modules/queue/wire';
 import { hashedrekord, newP256Key } from '../e2e/fixtures';
 import { makeEntry } from '../modules/storage-harness';
+import { postEntry as post } from '../support/server';
 import { verifyLogEntry } from '../support/verifier';
 import {
   SHARED_REDIS,
@@ -22,16 +23,6 @@ import {
   startVellum,
   until,
 } from './harness';
-
-async function post(url: string, value: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(`${url}/api/v1/log/entries`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(value),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text), headers: res.headers };
-}
 
 function metric(text: string, name: string): number {
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 'NaN');

@@ -127,3 +127,8 @@ export async function http(
 export function postJson(url: string, value: unknown): Promise<Reply> {
   return http(url, { method: 'POST', body: JSON.stringify(value) });
 }
+
+/** `POST /api/v1/log/entries` of a proposed entry on the log at `baseUrl`. */
+export function postEntry(baseUrl: string, proposed: unknown): Promise<Reply> {
+  return postJson(`${baseUrl}/api/v1/log/entries`, proposed);
+}

@@ -5,6 +5,7 @@ import { verifyInclusion } from '../../core/merkle/verify';
 import type { StoredEntry } from '../log/log.types';
 import type { LogIdentity } from '../identity/log-identity';
 import type { DbTileSource } from '../storage/db-tile-source';
+import type { NewEntry } from '../storage/log-queries';
 import type { CommittedBatch } from '../write-path/batch-sink';
 import type { QueueTicket } from '../write-path/entry-queue';
 import type { BatchPlan, Committed } from './sequencer-batch';
@@ -24,16 +25,7 @@ export function toCommittedBatch(c: Committed, plan: BatchPlan): CommittedBatch 
   const indexOfNew = new Map<QueueTicket, number>();
   const appended = c.appended.map(({ ticket, entry }) => {
     indexOfNew.set(ticket, entry.index);
-    const stored: StoredEntry = {
-      index: entry.index,
-      leafHash: entry.leafHash,
-      body: entry.body,
-      kind: entry.kind,
-      apiVersion: entry.apiVersion,
-      integratedTime: entry.integratedTime,
-      set: entry.set,
-    };
-    return { ticket, entry: stored };
+    return { ticket, entry: storedEntry(entry) };
   });
   const stored: Array<{ ticket: QueueTicket; index: number; entry?: StoredEntry }> = [];
   for (const [hex, t] of firstOf) {
@@ -77,16 +69,7 @@ export async function answerAppended(c: Committed, tiles: DbTileSource, logger: 
       try {
         const proof = await inclusionProof(tiles, entry.index, size);
         verifyInclusion(entry.leafHash, entry.index, size, proof, rootHash);
-        const stored = {
-          index: entry.index,
-          leafHash: entry.leafHash,
-          body: entry.body,
-          kind: entry.kind,
-          apiVersion: entry.apiVersion,
-          integratedTime: entry.integratedTime,
-          set: entry.set,
-        };
-        ticket.resolve({ entry: stored, checkpoint: c.checkpoint, inclusionProof: proof });
+        ticket.resolve({ entry: storedEntry(entry), checkpoint: c.checkpoint, inclusionProof: proof });
       } catch (e) {
         // The entry is committed; only its answer failed. The client can fetch it by hash.
         logger.error(`entry ${entry.index} committed but its proof failed: ${(e as Error).message}`);
@@ -99,4 +82,17 @@ export async function answerAppended(c: Committed, tiles: DbTileSource, logger: 
       }
     }),
   );
+}
+
+/** The stored-row view of an entry this batch appended (what answers and records carry). */
+function storedEntry(entry: NewEntry): StoredEntry {
+  return {
+    index: entry.index,
+    leafHash: entry.leafHash,
+    body: entry.body,
+    kind: entry.kind,
+    apiVersion: entry.apiVersion,
+    integratedTime: entry.integratedTime,
+    set: entry.set,
+  };
 }
