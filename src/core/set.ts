@@ -5,7 +5,6 @@
  */
 import { VellumError } from './errors';
 import { isBase64Strict, isLowerHex } from './encoding';
-import { canonicalBytes } from './jcs';
 import type { LogPublicKey, LogSigningKey } from './keys';
 
 export interface SetFields {
@@ -32,13 +31,14 @@ function checkFields(f: SetFields): void {
 /** Exactly {"body":"…","integratedTime":N,"logID":"…","logIndex":N} (JCS key order). */
 export function setPayload(fields: SetFields): Buffer {
   checkFields(fields);
-  // Rebuilt from the four fields so that extra properties on `fields` can never leak into the payload.
-  return canonicalBytes({
-    body: fields.body,
-    integratedTime: fields.integratedTime,
-    logID: fields.logID,
-    logIndex: fields.logIndex,
-  });
+  // Rebuilt from the four fields so that extra properties on `fields` can never leak into the
+  // payload. Once checked, no field needs JSON escaping (base64, lowercase hex, safe integers,
+  // whose JCS form is their decimal digits), so the JCS bytes are spelled out directly: the
+  // sequencer builds one per entry. test/core/set.test.ts checks this against canonicalBytes.
+  return Buffer.from(
+    `{"body":"${fields.body}","integratedTime":${fields.integratedTime},"logID":"${fields.logID}","logIndex":${fields.logIndex}}`,
+    'latin1',
+  );
 }
 
 /** OpenSSL signature (ECDSA DER over SHA-256, or Ed25519); randomised for ECDSA, one per entry. */

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 
 import { isVellumError } from '../../src/core/errors';
 import { MerkleAppender, type AppendResult } from '../../src/core/merkle/appender';
-import { consistencyProof, inclusionProof, rootAt } from '../../src/core/merkle/proofs';
+import { consistencyProof, inclusionProof, inclusionProofsFrom, rootAt } from '../../src/core/merkle/proofs';
 import { MemoryTileStore, type StoredTile, type TileSource } from '../../src/core/merkle/tile-store';
 import { verifyConsistency, verifyInclusion } from '../../src/core/merkle/verify';
 import {
@@ -181,6 +181,26 @@ describe('tiled Merkle tree against the RFC 6962 reference', () => {
           const size = 1 + rand(total);
           await assertInclusion(built.store, built.ref, rand(size), size);
         }
+      });
+
+      it("in-memory proofs (inclusionProofsFrom): a batch's new leaves right after it, from the tiles then", () => {
+        for (const [stepIndex, snapshot] of built.snapshots) {
+          const { size } = built.steps[stepIndex].result;
+          const first = stepIndex === 0 ? 0 : built.steps[stepIndex - 1].result.size;
+          const indices = Array.from({ length: size - first }, (_, i) => first + i);
+          const proofs = inclusionProofsFrom(snapshot, indices, size);
+          indices.forEach((index, i) =>
+            assert.deepEqual(
+              proofs[i],
+              referenceInclusion(built.ref, BigInt(index), BigInt(size)),
+              `inclusion (${index}, ${size})`,
+            ),
+          );
+        }
+        const all = Array.from({ length: total }, (_, i) => i);
+        inclusionProofsFrom(built.store, all, total).forEach((proof, index) =>
+          assert.deepEqual(proof, referenceInclusion(built.ref, BigInt(index), BigInt(total))),
+        );
       });
 
       it('consistency proofs: every first size to the final size, and random pairs', async () => {

@@ -4,6 +4,8 @@ import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { setPayload, signSet, verifySet, type SetFields } from '../../src/core/set';
 import { LogSigningKey } from '../../src/core/keys';
 import { isVellumError } from '../../src/core/errors';
+import { canonicalBytes } from '../../src/core/jcs';
+import fc from 'fast-check';
 
 const invalidSet = (e: unknown) => isVellumError(e, 'INVALID_SET');
 const invalidArg = (e: unknown) => isVellumError(e, 'INVALID_ARGUMENT');
@@ -16,6 +18,19 @@ const fields: SetFields = {
 };
 
 describe('SET', () => {
+  it('payload equals the JCS canonicalization of the four fields, for any valid fields', () => {
+    const b64 = fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b).toString('base64'));
+    const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+    const int = fc.oneof(fc.nat(), fc.constantFrom(0, 2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER));
+    fc.assert(
+      fc.property(b64, int, hex, int, (body, integratedTime, logID, logIndex) => {
+        const f = { body, integratedTime, logID, logIndex };
+        assert.deepEqual(setPayload(f), canonicalBytes(f));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('payload is exactly the JCS object, logID before logIndex, extra properties dropped', () => {
     const want = `{"body":"eyJhIjoxfQ==","integratedTime":1710888076,"logID":"${LOG_ID}","logIndex":79605083}`;
     assert.equal(setPayload(fields).toString('utf8'), want);

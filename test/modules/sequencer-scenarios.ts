@@ -24,7 +24,7 @@ interface Ctx {
   readonly identity: LogIdentity;
 }
 
-async function start(
+export async function start(
   db: TestDb,
   env: Record<string, string> = {},
   sequencer: SequencerOptions = {},
@@ -38,7 +38,7 @@ async function start(
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<VellumError> {
+export async function rejection(p: Promise<unknown>): Promise<VellumError> {
   try {
     await p;
   } catch (e) {
@@ -49,7 +49,7 @@ async function rejection(p: Promise<unknown>): Promise<VellumError> {
 }
 
 /** Checks everything a submitter relies on: checkpoint signature, proof, SET, entry fields. */
-function checkAccepted(ctx: Ctx, prepared: PreparedEntry, a: AcceptedEntry): void {
+export function checkAccepted(ctx: Ctx, prepared: PreparedEntry, a: AcceptedEntry): void {
   const pub = ctx.identity.publicKey;
   const cp = verifyRekorCheckpoint(a.checkpoint.note, pub, 'vellum.test');
   assert.equal(cp.origin, ctx.identity.origin);
@@ -77,7 +77,7 @@ function checkAccepted(ctx: Ctx, prepared: PreparedEntry, a: AcceptedEntry): voi
   );
 }
 
-async function checkConsistency(
+export async function checkConsistency(
   reader: LogReader,
   older: SignedCheckpoint,
   newer: SignedCheckpoint,

@@ -15,6 +15,7 @@ import {
   scenarioRestart,
   scenarioStolenLease,
 } from './sequencer-scenarios';
+import { scenarioPipelinedDedup, scenarioPipelinedFailure } from './sequencer-pipeline-scenarios';
 import { type TestDb, withTestDb } from './storage-harness';
 
 export function sequencerSuite(kind: TestDb['kind'], open: () => Promise<TestDb>): void {
@@ -28,6 +29,14 @@ export function sequencerSuite(kind: TestDb['kind'], open: () => Promise<TestDb>
   const scenarios: Array<[string, (db: TestDb) => Promise<void>]> = [
     ['restart on the same database continues the log consistently', scenarioRestart],
     ['a batch failing before COMMIT leaves database and tree unchanged', scenarioFailedBatch],
+    [
+      'a batch prepared while the one ahead commits: duplicates of it get its index, new entries follow it',
+      scenarioPipelinedDedup,
+    ],
+    [
+      'the batch ahead failing at COMMIT fails the one prepared behind it unwritten; the log continues',
+      scenarioPipelinedFailure,
+    ],
     ['a stolen lease token makes the commit fail; re-acquired after expiry', scenarioStolenLease],
     ['PUSHBACK beyond MAX_PENDING; integratedTime from the injected clock', scenarioPushback],
     ['refuses to start when stored tiles disagree with the checkpoint', scenarioRefusesInconsistentTiles],

@@ -131,22 +131,19 @@ export function locateNode(node: NodeId): {
   return { tile: { level, index: tileIndex }, sublevel, position, minWidth: (position + 1) * POW2[sublevel] };
 }
 
-/**
- * Fetches every node the elements name with one readTiles call and folds each element to one hash.
- * The hashes are views into one fresh buffer, never into stored tiles, so callers may keep or
- * mutate them freely.
- */
-export async function resolveElements(
-  source: TileSource,
-  elements: readonly ProofElement[],
-): Promise<Buffer[]> {
-  if (elements.length === 0) return [];
-  const keys: TileKey[] = [];
-  const minWidths: number[] = [];
-  // Per node, in element order: which key holds it, and where inside that tile.
-  const nodeKey: number[] = [];
-  const nodeSublevel: number[] = [];
-  const nodePosition: number[] = [];
+/** Which tiles a set of elements needs (each at least minWidths[i] wide), and where each node sits. */
+interface TilePlan {
+  readonly keys: TileKey[];
+  readonly minWidths: number[];
+  /** Per node, in element order: which key holds it, and where inside that tile. */
+  readonly nodeKey: number[];
+  readonly nodeSublevel: number[];
+  readonly nodePosition: number[];
+}
+
+function planTiles(elements: readonly ProofElement[]): TilePlan {
+  const plan: TilePlan = { keys: [], minWidths: [], nodeKey: [], nodeSublevel: [], nodePosition: [] };
+  const { keys, minWidths } = plan;
   for (const element of elements) {
     for (const node of element) {
       const where = locateNode(node);
@@ -159,13 +156,21 @@ export async function resolveElements(
       } else if (minWidths[k] < where.minWidth) {
         minWidths[k] = where.minWidth;
       }
-      nodeKey.push(k);
-      nodeSublevel.push(where.sublevel);
-      nodePosition.push(where.position);
+      plan.nodeKey.push(k);
+      plan.nodeSublevel.push(where.sublevel);
+      plan.nodePosition.push(where.position);
     }
   }
+  return plan;
+}
 
-  const fetched = await source.readTiles(keys);
+/** Folds each element to one hash from the fetched tiles (in plan.keys order). */
+function foldElements(
+  elements: readonly ProofElement[],
+  plan: TilePlan,
+  fetched: ReadonlyArray<StoredTile | undefined>,
+): Buffer[] {
+  const { keys, minWidths, nodeKey, nodeSublevel, nodePosition } = plan;
   const tiles: StoredTile[] = keys.map((key, i) => checkStoredTile(fetched[i], key, minWidths[i]));
   const nodeStart = (i: number): number =>
     (nodeOffset(tiles[nodeKey[i]].width, nodeSublevel[i]) + nodePosition[i]) * HASH_SIZE;
@@ -187,6 +192,43 @@ export async function resolveElements(
     hashes[e] = out.subarray(target, target + HASH_SIZE);
   }
   return hashes;
+}
+
+/**
+ * Fetches every node the elements name with one readTiles call and folds each element to one hash.
+ * The hashes are views into one fresh buffer, never into stored tiles, so callers may keep or
+ * mutate them freely.
+ */
+export async function resolveElements(
+  source: TileSource,
+  elements: readonly ProofElement[],
+): Promise<Buffer[]> {
+  if (elements.length === 0) return [];
+  const plan = planTiles(elements);
+  return foldElements(elements, plan, await source.readTiles(plan.keys));
+}
+
+/** Tiles already in memory, looked up without I/O (e.g. the tiles a batch just wrote). */
+export interface TileLookup {
+  get(level: number, index: number): StoredTile | undefined;
+}
+
+/**
+ * RFC 6962 inclusion proofs of several leaves of one tree, from tiles in memory. The sequencer
+ * answers a committed batch with these: every tile on the path of a leaf the batch appended was
+ * rewritten by that batch, so the batch's own tiles hold every node the proofs need.
+ */
+export function inclusionProofsFrom(tiles: TileLookup, indices: readonly number[], size: number): Buffer[][] {
+  return indices.map((index) => {
+    const elements = planInclusion(index, size);
+    if (elements.length === 0) return [];
+    const plan = planTiles(elements);
+    return foldElements(
+      elements,
+      plan,
+      plan.keys.map((k) => tiles.get(k.level, k.index)),
+    );
+  });
 }
 
 /** MTH(D[0:size]) from stored tiles; EMPTY_ROOT for size 0. */

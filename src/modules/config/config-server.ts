@@ -81,15 +81,20 @@ export const serverVariables = {
     {
       section: server,
       default: '`1024`',
-      description: 'a batch is sequenced when it holds this many entries…',
+      description: 'largest batch; a batch is cut when it holds this many entries…',
     },
     1024,
     1,
     100_000,
   ),
   BATCH_MAX_AGE_MS: int(
-    { section: server, default: '`50`', description: '…or when its first entry has waited this long' },
-    50,
+    {
+      section: server,
+      default: '`5`',
+      description:
+        '…or, while the batch ahead is still committing, when its first entry has waited this long (when nothing is in flight a batch is cut at once)',
+    },
+    5,
     1,
     60_000,
   ),

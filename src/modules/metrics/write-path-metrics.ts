@@ -42,7 +42,7 @@ export class WritePathMetrics {
         ['vellum_batch_age_seconds', 'age of the oldest entry of a batch when the batch was cut'],
         [
           'vellum_batch_duration_seconds',
-          'one batch: sequence, store, sign, commit and hand out the answers',
+          'commit stage of one batch: fence, store, COMMIT and hand out the answers (the prepare stage overlaps the batch ahead)',
         ],
         [
           'vellum_sequencing_latency_seconds',

@@ -8,6 +8,7 @@ import { RepeatLimitedLog } from '../logging/repeat-limited-log';
 import type { LogSigner } from '../signer/log-signer';
 import type { VellumDatabase } from '../storage/database';
 import { Batcher } from './batcher';
+import type { PreparedBatch } from './sequencer-batch';
 import { InProcessQueue } from '../write-path/entry-queue';
 import { SequencerLease, defaultHolderId, holderIsDead } from './lease';
 import type { BatchSink } from '../write-path/batch-sink';
@@ -72,7 +73,7 @@ export class SequencerEngine {
   readonly lease: SequencerLease;
   readonly sequencer: Sequencer;
   readonly queue: InProcessQueue;
-  readonly batcher: Batcher;
+  readonly batcher: Batcher<PreparedBatch>;
   private stateValue: EngineState = 'starting';
   private failure: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -109,10 +110,13 @@ export class SequencerEngine {
     this.queue = new InProcessQueue(mono);
     this.batcher = new Batcher(
       this.queue,
-      async (batch) => {
-        const t0 = mono();
-        await this.sequencer.integrate(batch);
-        metrics.batchDuration.observe((mono() - t0) / 1000);
+      {
+        prepare: (batch) => this.sequencer.prepare(batch),
+        commit: async (prepared) => {
+          const t0 = mono();
+          await this.sequencer.commit(prepared);
+          metrics.batchDuration.observe((mono() - t0) / 1000);
+        },
       },
       {
         maxSize: config.batchMaxSize,

@@ -1,6 +1,6 @@
 import type { MerkleAppender } from '../../core/merkle/appender';
+import type { StoredTile } from '../../core/merkle/tile-store';
 import type { SignedCheckpoint } from '../log/log.types';
-import type { LogIdentity } from '../identity/log-identity';
 import type { LogSigner } from '../signer/log-signer';
 import {
   type NewEntry,
@@ -10,66 +10,60 @@ import {
   upsertTiles,
 } from '../storage/log-queries';
 import type { QueueTicket } from '../write-path/entry-queue';
-import type { Committed } from './sequencer-batch';
 
 export interface Integrated {
-  readonly appended: Committed['appended'];
+  readonly appended: ReadonlyArray<{ ticket: QueueTicket; entry: NewEntry }>;
   readonly checkpoint: SignedCheckpoint;
-  readonly tiles: Committed['tiles'];
+  readonly tiles: readonly StoredTile[];
 }
 
 /**
- * Integrate, inside the batch transaction: indices from the committed size on, one SET per entry,
- * the tree advanced, the checkpoint signed, and entries, tiles and checkpoint written. Nothing
- * is durable until the caller's transaction commits.
+ * Integrate, before the batch transaction: indices from the tree's current size on (which may
+ * include batches ahead in the pipeline), the tree advanced in memory, then every SET and the
+ * checkpoint signed on the signing thread. Nothing is durable: the caller's failure paths reload
+ * the tree from the database.
  */
 export async function integrateFresh(
-  q: QueryFn,
   fresh: readonly QueueTicket[],
   appender: MerkleAppender,
   signer: LogSigner,
-  identity: LogIdentity,
   now: () => number,
 ): Promise<Integrated> {
   const firstIndex = appender.size;
   const integratedTime = Math.floor(now() / 1000);
-  const logID = identity.logIdHex;
+  // Synchronous, so no other batch can be integrated between reading the size and appending.
+  const result = appender.append(fresh.map((t) => t.entry.leafHash));
+  const signed = await signer.signBatch({
+    bodies: fresh.map((t) => t.entry.body),
+    firstIndex,
+    integratedTime,
+    size: result.size,
+    root: result.root,
+  });
   const appended = fresh.map((ticket, i) => {
     const e = ticket.entry;
-    const index = firstIndex + i;
-    const set = signer.signSet({
-      body: e.body.toString('base64'),
-      integratedTime,
-      logID,
-      logIndex: index,
-    });
     const entry: NewEntry = {
-      index,
+      index: firstIndex + i,
       leafHash: e.leafHash,
       body: e.body,
       kind: e.kind,
       apiVersion: e.apiVersion,
       integratedTime,
-      set,
+      set: signed.sets[i]!,
       indexKeys: e.indexKeys,
     };
     return { ticket, entry };
   });
+  const checkpoint: SignedCheckpoint = { size: result.size, rootHash: result.root, note: signed.note };
+  return { appended, checkpoint, tiles: result.tiles };
+}
 
-  // This advances the in-memory tree before COMMIT; every failure path of the caller ends in
-  // reload(), which puts it back to the committed state.
-  const result = appender.append(fresh.map((t) => t.entry.leafHash));
-  const checkpoint: SignedCheckpoint = {
-    size: result.size,
-    rootHash: result.root,
-    note: signer.signCheckpoint(result.size, result.root),
-  };
-
+/** Inside the batch transaction: entries, tiles and the checkpoint covering them. */
+export async function writeIntegrated(q: QueryFn, b: Integrated, nowMs: number): Promise<void> {
   await insertEntries(
     q,
-    appended.map((a) => a.entry),
+    b.appended.map((a) => a.entry),
   );
-  await upsertTiles(q, result.tiles);
-  await insertCheckpoint(q, checkpoint, now());
-  return { appended, checkpoint, tiles: result.tiles };
+  await upsertTiles(q, b.tiles);
+  await insertCheckpoint(q, b.checkpoint, nowMs);
 }

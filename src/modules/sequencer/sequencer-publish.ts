@@ -1,14 +1,13 @@
 import type { Logger } from '@nestjs/common';
-import { VellumError } from '../../core/errors';
-import { inclusionProof } from '../../core/merkle/proofs';
+import { VellumError, isVellumError } from '../../core/errors';
+import { inclusionProof, inclusionProofsFrom } from '../../core/merkle/proofs';
+import type { DbTileSource } from '../storage/db-tile-source';
 import { verifyInclusion } from '../../core/merkle/verify';
 import type { StoredEntry } from '../log/log.types';
 import type { LogIdentity } from '../identity/log-identity';
-import type { DbTileSource } from '../storage/db-tile-source';
-import type { NewEntry } from '../storage/log-queries';
 import type { CommittedBatch } from '../write-path/batch-sink';
 import type { QueueTicket } from '../write-path/entry-queue';
-import type { BatchPlan, Committed } from './sequencer-batch';
+import { type BatchPlan, type Committed, storedEntry } from './sequencer-batch';
 
 export function duplicate(identity: LogIdentity, leafHash: Buffer, index: number): VellumError {
   const entryId = identity.entryId(leafHash);
@@ -58,41 +57,35 @@ export function rejectDuplicates(c: Committed, plan: BatchPlan, identity: LogIde
 }
 
 /**
- * In process, after the commit: inclusion proofs from the tile cache (every tile on a new
- * entry's path was just written, so no database reads), each checked against the checkpoint it
- * is returned with.
+ * In process, after the commit: inclusion proofs from the tile cache, which holds every tile on
+ * a new entry's path (this batch just wrote the changed ones; the unchanged right-edge tiles were
+ * read at boot or written by earlier batches), so proofs are folded without I/O; a tile evicted
+ * meanwhile is read from the database. Each proof is checked against the checkpoint it is
+ * returned with.
  */
 export async function answerAppended(c: Committed, tiles: DbTileSource, logger: Logger): Promise<void> {
   const { size, rootHash } = c.checkpoint;
-  await Promise.all(
-    c.appended.map(async ({ ticket, entry }) => {
+  const cached = { get: (level: number, index: number) => tiles.cached(level, index) };
+  for (const { ticket, entry } of c.appended) {
+    try {
+      let proof: Buffer[];
       try {
-        const proof = await inclusionProof(tiles, entry.index, size);
-        verifyInclusion(entry.leafHash, entry.index, size, proof, rootHash);
-        ticket.resolve({ entry: storedEntry(entry), checkpoint: c.checkpoint, inclusionProof: proof });
+        proof = inclusionProofsFrom(cached, [entry.index], size)[0]!;
       } catch (e) {
-        // The entry is committed; only its answer failed. The client can fetch it by hash.
-        logger.error(`entry ${entry.index} committed but its proof failed: ${(e as Error).message}`);
-        ticket.reject(
-          new VellumError(
-            'INTERNAL',
-            `entry ${entry.index} was logged but its inclusion proof could not be built`,
-          ),
-        );
+        if (!isVellumError(e, 'INVALID_TILE')) throw e;
+        proof = await inclusionProof(tiles, entry.index, size);
       }
-    }),
-  );
-}
-
-/** The stored-row view of an entry this batch appended (what answers and records carry). */
-function storedEntry(entry: NewEntry): StoredEntry {
-  return {
-    index: entry.index,
-    leafHash: entry.leafHash,
-    body: entry.body,
-    kind: entry.kind,
-    apiVersion: entry.apiVersion,
-    integratedTime: entry.integratedTime,
-    set: entry.set,
-  };
+      verifyInclusion(entry.leafHash, entry.index, size, proof, rootHash);
+      ticket.resolve({ entry: storedEntry(entry), checkpoint: c.checkpoint, inclusionProof: proof });
+    } catch (e) {
+      // The entry is committed; only its answer failed. The client can fetch it by hash.
+      logger.error(`entry ${entry.index} committed but its proof failed: ${(e as Error).message}`);
+      ticket.reject(
+        new VellumError(
+          'INTERNAL',
+          `entry ${entry.index} was logged but its inclusion proof could not be built`,
+        ),
+      );
+    }
+  }
 }

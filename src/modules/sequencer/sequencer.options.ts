@@ -38,6 +38,8 @@ export interface SequencerOptions {
   readonly workerConcurrency?: number;
   readonly jobLockMs?: number;
   readonly stalledCheckMs?: number;
+  /** Observes every batch prepared with new entries (before its commit). For tests. */
+  readonly onPrepared?: (batch: { readonly firstIndex: number; readonly count: number }) => void;
   readonly beforeCommit?: (batch: {
     readonly firstIndex: number;
     readonly count: number;

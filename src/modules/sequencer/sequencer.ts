@@ -13,8 +13,14 @@ import { type QueryFn, insertCheckpoint, latestCheckpoint } from '../storage/log
 import type { BatchSink } from '../write-path/batch-sink';
 import type { QueueTicket } from '../write-path/entry-queue';
 import type { SequencerLease } from './lease';
-import { type Committed, planBatch, sequenceCandidates } from './sequencer-batch';
-import { integrateFresh } from './sequencer-integrate';
+import {
+  type Committed,
+  PendingLeaves,
+  type PreparedBatch,
+  planBatch,
+  sequenceCandidates,
+} from './sequencer-batch';
+import { type Integrated, integrateFresh, writeIntegrated } from './sequencer-integrate';
 import { answerAppended, rejectDuplicates, toCommittedBatch } from './sequencer-publish';
 import { loadCommittedTree } from './sequencer-state';
 import type { SequencerOptions } from './sequencer.options';
@@ -32,9 +38,10 @@ function unavailable(e: unknown): VellumError {
 }
 
 /**
- * Sequences, integrates and signs batches. The in-memory tree (appender) always equals the
- * committed tree between batches: it is advanced inside the batch transaction and, if that
- * transaction does not commit, re-read from the database before anything else happens.
+ * Sequences, integrates and signs batches in two stages (prepare, commit) so that the next batch
+ * is prepared while one commits. The in-memory tree (appender) equals the committed tree plus
+ * the batches prepared and not yet committed, in order; if a batch does not commit, the tree is
+ * re-read from the database and the batches behind it are prepared again.
  */
 export class Sequencer {
   private readonly logger = new Logger('Sequencer');
@@ -47,6 +54,11 @@ export class Sequencer {
   private needsReload = true;
   private readonly now: () => number;
   private readonly readQuery: QueryFn;
+  /** Bumped whenever memory is reset to the database: batches prepared before are stale. */
+  private generation = 0;
+  private reloading: Promise<void> | undefined;
+  /** Leaves of prepared batches a dedup lookup may not see in the database yet. */
+  private readonly pending = new PendingLeaves();
 
   constructor(
     private readonly db: VellumDatabase,
@@ -103,13 +115,24 @@ export class Sequencer {
    * Makes memory equal to the committed state: latest checkpoint, its signature under our key,
    * the right-edge tiles it implies, and the entry count. Never rebuilds from leaves.
    */
-  private async reload(): Promise<void> {
-    this.needsReload = true;
-    this.tiles.clear();
-    const tree = await loadCommittedTree(this.readQuery, this.tiles, this.identity);
-    this.appender = tree.appender;
-    this.head = tree.head;
-    this.needsReload = false;
+  private reload(): Promise<void> {
+    // One reload at a time: a failed commit and the prepare behind it may both ask for one.
+    this.reloading ??= (async () => {
+      this.needsReload = true;
+      this.generation++;
+      this.pending.clear();
+      this.tiles.clear();
+      try {
+        const tree = await loadCommittedTree(this.readQuery, this.tiles, this.identity);
+        this.appender = tree.appender;
+        this.head = tree.head;
+        this.generation++;
+        this.needsReload = false;
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
   }
 
   /** Before a batch: hold the lease and have memory equal to the database. */
@@ -130,20 +153,73 @@ export class Sequencer {
     if (this.needsReload) await this.reload();
   }
 
-  /**
-   * One batch: dedup, sequence, integrate, sign, commit, then answer every ticket. Never throws;
-   * each ticket is resolved or rejected exactly once.
-   */
+  /** One batch, both stages back to back. Never throws; every ticket is answered exactly once. */
   async integrate(tickets: readonly QueueTicket[]): Promise<void> {
+    const prepared = await this.prepare(tickets);
+    if (prepared !== undefined) await this.commit(prepared);
+  }
+
+  /**
+   * Stage 1, nothing durable: dedup against committed leaves and the batches ahead, indices,
+   * the tree advanced in memory, SETs and checkpoint signed off the event loop. Runs while the
+   * batch ahead commits; batches are prepared one at a time and commit in the order prepared.
+   * Resolves undefined when it already answered every ticket (failure).
+   */
+  async prepare(tickets: readonly QueueTicket[]): Promise<PreparedBatch | undefined> {
     try {
-      await this.ensureReady();
+      for (;;) {
+        await this.ensureReady();
+        const generation = this.generation;
+        const plan = planBatch(tickets);
+        const sequenced = await sequenceCandidates(this.readQuery, plan.candidates, this.pending);
+        // A reload while the lookup ran (the batch ahead failed): the tree moved back; again.
+        if (generation !== this.generation || this.needsReload) continue;
+        const basisSize = this.appender.size;
+        if (sequenced.fresh.length === 0) {
+          return {
+            tickets,
+            plan,
+            generation,
+            basisSize,
+            sequenced,
+            appended: [],
+            checkpoint: undefined,
+            tiles: [],
+            pendingHandle: undefined,
+          };
+        }
+        const appender = this.appender;
+        // Advances the in-memory tree past the committed one; every failure path ends in reload().
+        const integrated = await integrateFresh(sequenced.fresh, appender, this.signer, this.now);
+        if (generation !== this.generation) continue;
+        const pendingHandle = this.pending.add(integrated.appended.map((a) => a.entry));
+        this.options.onPrepared?.({ firstIndex: basisSize, count: integrated.appended.length });
+        return { tickets, plan, generation, basisSize, sequenced, ...integrated, pendingHandle };
+      }
     } catch (e) {
-      await this.fail(tickets, unavailable(e));
+      await this.failAndReload(tickets, e);
+      return undefined;
+    }
+  }
+
+  /**
+   * Stage 2: one transaction (fence, the tree it extends is the committed one, rows, COMMIT),
+   * then the answers. A batch prepared on a tree that has since been reloaded fails unwritten.
+   * Never throws.
+   */
+  async commit(batch: PreparedBatch): Promise<void> {
+    const b = batch;
+    if (b.generation !== this.generation) {
+      // The batch ahead did not commit and the tree was reloaded: this one's indices and
+      // duplicate answers were computed on a tree that is gone. Not retried here, since the next
+      // batch may be preparing already and must stay behind; its submitters retry.
+      await this.fail(
+        b.tickets,
+        new VellumError('UNAVAILABLE', 'the batch ahead of this entry was not committed'),
+      );
       return;
     }
-
-    const plan = planBatch(tickets);
-
+    const head = this.head;
     let committed: Committed;
     try {
       committed = await this.db.transaction(async (tx) => {
@@ -153,53 +229,35 @@ export class Sequencer {
         const dbHead = await latestCheckpoint(q);
         if (
           dbHead === undefined ||
-          dbHead.size !== this.appender.size ||
-          !dbHead.rootHash.equals(this.appender.root())
+          head === undefined ||
+          dbHead.size !== head.size ||
+          !dbHead.rootHash.equals(head.rootHash) ||
+          (b.checkpoint !== undefined && b.basisSize !== head.size)
         ) {
           throw new VellumError(
             'INCONSISTENT_LOG',
-            `the database is at size ${dbHead?.size ?? 'none'} but this sequencer is at ${this.appender.size}`,
+            `the database is at size ${dbHead?.size ?? 'none'} but this sequencer is at ${head?.size ?? 'none'}` +
+              ` and the batch extends size ${b.basisSize}`,
           );
         }
-
-        const { stored, storedEntries, fresh } = await sequenceCandidates(q, plan.candidates);
-        if (fresh.length === 0) return { appended: [], stored, storedEntries, checkpoint: dbHead, tiles: [] };
-
-        const firstIndex = this.appender.size;
-        // Integrate: advances the in-memory tree before COMMIT; every failure path below ends in
-        // reload(), which puts it back to the committed state.
-        const { appended, checkpoint, tiles } = await integrateFresh(
-          q,
-          fresh,
-          this.appender,
-          this.signer,
-          this.identity,
-          this.now,
-        );
-        await this.options.beforeCommit?.({ firstIndex, count: fresh.length });
+        const { stored, storedEntries } = b.sequenced;
+        if (b.checkpoint === undefined)
+          return { appended: [], stored, storedEntries, checkpoint: dbHead, tiles: [] };
+        await writeIntegrated(q, b as Integrated, this.now());
+        await this.options.beforeCommit?.({ firstIndex: b.basisSize, count: b.appended.length });
         // Durable step: COMMIT (in db.transaction). Before it returns, a crash leaves nothing of
-        // this batch (SQLite ignores uncommitted WAL frames, PostgreSQL aborts the transaction);
-        // no submitter has an answer and they retry. After it, entries, tiles and the checkpoint
-        // covering them are all durable together; a crash before the answers below go out
-        // loses only the answers, and a retry gets 409 pointing at the stored entry.
-        return { appended, stored, storedEntries, checkpoint, tiles };
+        // this batch (SQLite ignores uncommitted WAL frames, PostgreSQL aborts the transaction),
+        // nor of the batch prepared behind it (never written); no submitter has an answer and
+        // they retry. After it, entries, tiles and the checkpoint covering them are all durable
+        // together; a crash before the answers below go out loses only the answers, and a retry
+        // gets 409 pointing at the stored entry.
+        return { appended: b.appended, stored, storedEntries, checkpoint: b.checkpoint, tiles: b.tiles };
       });
     } catch (e) {
-      // Rolled back (or the COMMIT's outcome is unknown): bring memory back to whatever the
-      // database holds. If even that fails, the next batch tries again before writing.
-      const err = unavailable(e);
-      if (isVellumError(e, 'INCONSISTENT_LOG')) this.failures.error(e.message);
-      else this.failures.warn(`a batch was not committed: ${(e as Error).message}`);
-      this.needsReload = true;
-      // Answer first: the reload below may itself wait on an unreachable database.
-      await this.fail(tickets, err);
-      try {
-        await this.reload();
-      } catch (reloadError) {
-        this.failures.error(`cannot reload the committed tree: ${(reloadError as Error).message}`);
-      }
+      await this.failAndReload(b.tickets, e);
       return;
     }
+    if (b.pendingHandle !== undefined) this.pending.committed(b.pendingHandle);
 
     await this.options.afterCommit?.({
       size: committed.checkpoint.size,
@@ -214,11 +272,32 @@ export class Sequencer {
     });
     // Publish: the answers go out only now, after COMMIT.
     if (this.sink === undefined) {
-      rejectDuplicates(committed, plan, this.identity);
-      if (committed.appended.length > 0) await answerAppended(committed, this.tiles, this.logger);
+      rejectDuplicates(committed, b.plan, this.identity);
+      await answerAppended(committed, this.tiles, this.logger);
       return;
     }
-    await this.sink.committed(toCommittedBatch(committed, plan));
+    await this.sink.committed(toCommittedBatch(committed, b.plan));
+  }
+
+  /**
+   * A batch that did not commit (or could not be prepared): answer its tickets, then bring memory
+   * back to whatever the database holds; any batch prepared behind it becomes stale and is
+   * prepared again. If even the reload fails, the next batch tries again before writing.
+   */
+  private async failAndReload(tickets: readonly QueueTicket[], e: unknown): Promise<void> {
+    const err = unavailable(e);
+    if (isVellumError(e, 'INCONSISTENT_LOG')) this.failures.error(e.message);
+    else this.failures.warn(`a batch was not committed: ${(e as Error).message}`);
+    this.needsReload = true;
+    this.generation++;
+    this.pending.clear();
+    // Answer first: the reload below may itself wait on an unreachable database.
+    await this.fail(tickets, err);
+    try {
+      await this.reload();
+    } catch (reloadError) {
+      this.failures.error(`cannot reload the committed tree: ${(reloadError as Error).message}`);
+    }
   }
 
   private async fail(tickets: readonly QueueTicket[], err: VellumError): Promise<void> {

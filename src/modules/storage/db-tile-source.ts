@@ -72,6 +72,11 @@ export class DbTileSource implements TileSource {
     return out;
   }
 
+  /** A tile in the cache, without I/O; undefined when it is not cached. */
+  cached(level: number, index: number): StoredTile | undefined {
+    return this.cache.get(cacheKey(level, index));
+  }
+
   /** Records tiles a transaction has just committed. Never call before the COMMIT returned. */
   put(tiles: readonly StoredTile[]): void {
     for (const t of tiles) {
