@@ -15,7 +15,7 @@ const W = 720;
 const PANEL_H = 220;
 const LEFT = 70;
 const RIGHT = 20;
-const TOP = 60;
+const TOP = 80;
 const GAP = 60;
 
 function esc(s: string): string {
@@ -33,9 +33,10 @@ function linearTicks(max: number): number[] {
   return out;
 }
 
+/** Powers of ten from at or below `min` to at or above `max` (at least two). */
 function decadeTicks(min: number, max: number): number[] {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(min)); 10 ** e <= max * 1.0001 || out.length < 2; e++) out.push(10 ** e);
+  const out = [10 ** Math.floor(Math.log10(min))];
+  while (out[out.length - 1]! < max || out.length < 2) out.push(out[out.length - 1]! * 10);
   return out;
 }
 

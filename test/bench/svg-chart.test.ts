@@ -62,6 +62,28 @@ describe('write-path SVG', () => {
     assert.ok(achieved[2]![1]! > onDiag(achieved[2]![0]!) + 10, '2700 of 4000 below it');
   });
 
+  test('every point lies inside its panel, whatever the latency range', () => {
+    const svg = writePathSvg(
+      [
+        { offered: 1500, achieved: 1479, p50Ms: 502, p99Ms: 3121 },
+        { offered: 500, achieved: 500, p50Ms: 0.05, p99Ms: 60 },
+      ],
+      't',
+      's',
+    );
+    const panels = [...svg.matchAll(/<rect x="\d+" y="(\d+)" width="\d+" height="(\d+)" fill="none"/g)].map(
+      (m) => [Number(m[1]), Number(m[1]) + Number(m[2])],
+    );
+    assert.equal(panels.length, 2);
+    for (const m of svg.matchAll(/<circle cx="[^"]+" cy="([^"]+)"/g)) {
+      const cy = Number(m[1]);
+      assert.ok(
+        panels.some(([top, bottom]) => cy >= top! - 0.01 && cy <= bottom! + 0.01),
+        `cy ${cy} outside both panels`,
+      );
+    }
+  });
+
   test('no points is an error', () => {
     assert.throws(() => writePathSvg([], 't', 's'), /no points/);
   });
