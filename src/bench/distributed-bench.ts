@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { freePort } from './free-port';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,11 @@ import { Client } from 'pg';
 import { parse, positiveInt, withUsage } from '../cli/args';
 import { LOAD_OPTIONS, forkDriver } from './http-bench-driver';
 import { type ServeProcess, deleteRedisKeys, spawnServe, writeP256KeyFile } from './server-process';
+import { cpuSecOfCommand, machineCpuSec, processCpuSec } from './proc-stats';
+
+const cpuSec = (pid: number | undefined): number => processCpuSec(pid) ?? 0;
+const postgresCpuSec = (): number => cpuSecOfCommand('postgres');
+const machineBusySec = (): number => machineCpuSec()?.busy ?? 0;
 
 /**
  * `vellum bench --distributed`: the HTTP benchmark's load against the multi-process deployment —
@@ -22,45 +27,6 @@ const USAGE =
 
 const TARGET_RATE = 1500;
 const TARGET_P99_MS = 500;
-
-function cpuSec(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds of every process named `postgres` (the server's backends), and of the whole machine. */
-function postgresCpuSec(): number {
-  let t = 0;
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^[0-9]+$/.test(d)) continue;
-      try {
-        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') t += cpuSec(Number(d));
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // not Linux
-  }
-  return t;
-}
-
-function machineCpuSec(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system (idle iowait excluded) irq softirq steal
-    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 function redisPid(url: string): Promise<number | undefined> {
   // Best effort, for the CPU line only (a Redis on another host reports a pid that is not ours).
@@ -156,14 +122,14 @@ export function distributedBenchCommand(argv: string[]): Promise<number> {
         () => {
           cpuStart = pids.map(cpuSec);
           pgStart = postgresCpuSec();
-          machineStart = machineCpuSec();
+          machineStart = machineBusySec();
           wallStart = performance.now();
         },
       );
       const cpuUsed = pids.map((p, i) => cpuSec(p) - (cpuStart[i] ?? 0));
       const pgUsed = postgresCpuSec() - pgStart;
       const wall = (performance.now() - wallStart) / 1000;
-      const machineUsed = machineCpuSec() - machineStart;
+      const machineUsed = machineBusySec() - machineStart;
 
       // No loss, no duplicate: the log holds exactly as many distinct entries as were answered
       // 201 (each body was sent once), at indices 0..n-1, and the signed size says the same.

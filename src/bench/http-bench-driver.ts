@@ -1,14 +1,17 @@
 import { fork } from 'node:child_process';
-import { createHash, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { makeHashedrekords, makeV2HashedRekords } from './bench-entries';
+import { type LatencySummary, dueBy, dueTime, offeredCount, summarize } from './latency';
 
 /**
- * Load generator of `vellum bench`, run as its own process (forked by http-bench.ts) so its CPU
- * is not charged to the server. Entries are generated and signed before the clock starts; the
- * timed loop only writes prepared bytes and counts answers.
+ * Load generator of `vellum bench`, run as its own process (forked by the benches) so its CPU is
+ * not charged to the server. Entries are generated and signed before the clock starts; the timed
+ * phases only write prepared bytes and count answers. A run is a list of phases on one pool of
+ * entries: closed loop (N clients, each sends when its last answer came) or open loop (a fixed
+ * offered rate, latency from each request's due time; see latency.ts).
  */
 
-/** The command-line options of the load both HTTP benches drive (see DriverOptions). */
+/** The command-line options of the load every HTTP bench drives (see DriverOptions). */
 export const LOAD_OPTIONS = {
   duration: { type: 'string' },
   warmup: { type: 'string' },
@@ -22,128 +25,154 @@ export const LOAD_OPTIONS = {
   keep: { type: 'boolean', default: false },
 } as const;
 
+/**
+ * Sockets an open-loop phase may open per server: below the server's default MAX_CONNECTIONS
+ * (900), so an overloaded step queues in the driver (still timed from the due time) instead of
+ * having connections refused.
+ */
+export const OPEN_LOOP_SOCKETS = 800;
+/** A request unanswered for this long counts as an error (status 0), so a phase always ends. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export type LoadPhase =
+  | {
+      readonly kind: 'closed';
+      readonly concurrency: number;
+      readonly warmupSec: number;
+      readonly durationSec: number;
+    }
+  | {
+      readonly kind: 'open';
+      /** Offered requests per second. */
+      readonly rate: number;
+      /** Sent at the same rate before the measured window, not measured. */
+      readonly settleSec: number;
+      readonly durationSec: number;
+    };
+
 export interface DriverOptions {
   /** API base URLs; entry i goes to urls[i % urls.length] (one for the embedded bench). */
   readonly urls: readonly string[];
-  readonly durationSec: number;
-  readonly warmupSec: number;
-  readonly concurrency: number;
   readonly keys: number;
   readonly entries: number;
   /** Which write API to drive: Rekor v1 hashedrekord 0.0.1 (default) or v2 hashedRekordRequestV002. */
   readonly api?: 1 | 2;
+  /** One closed-loop phase of `concurrency` clients, unless `phases` is given. */
+  readonly durationSec?: number;
+  readonly warmupSec?: number;
+  readonly concurrency?: number;
+  readonly phases?: readonly LoadPhase[];
 }
 
-export interface DriverResult {
-  readonly generated: number;
-  readonly generateSec: number;
-  /** Timed window (after warm-up). */
+export interface PhaseResult {
+  readonly phase: LoadPhase;
+  /** The timed window (after warm-up or settling). */
   readonly measuredSec: number;
+  /** 201 answers that arrived inside the timed window. */
   readonly measuredAccepted: number;
-  readonly latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
-  /** Whole run, warm-up included: what the tree size must equal. */
-  readonly totalAccepted: number;
+  /** Closed loop: from send to answer. Open loop: from each request's due time to its answer. */
+  readonly latencyMs: LatencySummary;
+  /** Open loop: how late the driver sent requests after their due time (its own lag). */
+  readonly sendLagMs?: LatencySummary;
+  /** 201 answers of the whole phase, warm-up included. */
+  readonly accepted: number;
   readonly statuses: Record<string, number>;
   readonly errors: number;
   readonly firstFailure?: string;
+  /** The pre-generated entries ran out before the phase ended. */
   readonly exhausted: boolean;
-  /** CPU seconds this driver process used during the timed run (warm-up included). */
   readonly driverCpuSec: number;
 }
 
-/** Distinct hashedrekord submissions: a few keys, a fresh random artifact digest per entry. */
-export function makeHashedrekords(count: number, keys: number): Buffer[] {
-  const signers: { key: KeyObject; pemB64: string }[] = [];
-  for (let i = 0; i < keys; i++) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    signers.push({ key: privateKey, pemB64: Buffer.from(pem).toString('base64') });
-  }
-  const out: Buffer[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const s = signers[i % keys];
-    // ECDSA via node:crypto hashes its input, so sign the artifact and log SHA-256(artifact).
-    const artifact = randomBytes(32);
-    const digest = createHash('sha256').update(artifact).digest('hex');
-    const sig = sign('sha256', artifact, s.key).toString('base64');
-    out[i] = Buffer.from(
-      `{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"${digest}"}},` +
-        `"signature":{"content":"${sig}","publicKey":{"content":"${s.pemB64}"}}}}`,
-    );
-  }
-  return out;
+export interface DriverRun {
+  readonly generated: number;
+  readonly generateSec: number;
+  readonly phases: readonly PhaseResult[];
+  /** Whole run: what the tree size must equal. */
+  readonly totalAccepted: number;
 }
 
-/** Distinct Rekor v2 hashedRekordRequestV002 submissions, the form sigstore-js sends. */
-export function makeV2HashedRekords(count: number, keys: number): Buffer[] {
-  const signers: { key: KeyObject; spkiB64: string }[] = [];
-  for (let i = 0; i < keys; i++) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    signers.push({
-      key: privateKey,
-      spkiB64: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-    });
-  }
-  const out: Buffer[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const s = signers[i % keys];
-    const artifact = randomBytes(32);
-    const digest = createHash('sha256').update(artifact).digest('base64');
-    const sig = sign('sha256', artifact, s.key).toString('base64');
-    out[i] = Buffer.from(
-      `{"hashedRekordRequestV002":{"digest":"${digest}","signature":{"content":"${sig}",` +
-        `"verifier":{"publicKey":{"rawBytes":"${s.spkiB64}"},"keyDetails":"PKIX_ECDSA_P256_SHA_256"}}}}`,
-    );
-  }
-  return out;
+/** The single closed-loop phase's figures, as the older benches read them. */
+export interface DriverResult extends PhaseResult {
+  readonly generated: number;
+  readonly generateSec: number;
+  readonly totalAccepted: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
+interface Answer {
+  readonly status: number;
+  readonly text?: string;
 }
 
-export async function drive(
-  opts: DriverOptions,
-  log: (s: string) => void,
-  onStart: () => void = () => {},
-): Promise<DriverResult> {
-  const g0 = process.hrtime.bigint();
-  const v2 = opts.api === 2;
-  const bodies = (v2 ? makeV2HashedRekords : makeHashedrekords)(opts.entries, opts.keys);
-  const generateSec = Number(process.hrtime.bigint() - g0) / 1e9;
-  log(
-    `generated ${bodies.length} signed ${v2 ? 'v2' : 'v1'} entries with ${opts.keys} keys in ${generateSec.toFixed(1)} s`,
-  );
+/** Counters one phase fills; `settle` turns them into its PhaseResult. */
+class PhaseTally {
+  accepted = 0;
+  measuredAccepted = 0;
+  errors = 0;
+  firstFailure: string | undefined;
+  readonly statuses: Record<string, number> = {};
+  readonly latencies: Float64Array;
+  nLat = 0;
+  private readonly cpu0 = process.cpuUsage();
 
-  const path = v2 ? '/api/v2/log/entries' : '/api/v1/log/entries';
-  const targets = opts.urls.map((u) => new URL(path, u));
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: opts.concurrency,
-    maxFreeSockets: opts.concurrency,
-  });
-  const latencies = new Float64Array(bodies.length);
-  let nLat = 0;
-  let latSum = 0;
-  let next = 0;
-  let totalAccepted = 0;
-  let measuredAccepted = 0;
-  let errors = 0;
-  let firstFailure: string | undefined;
-  const statuses: Record<string, number> = {};
+  constructor(capacity: number) {
+    this.latencies = new Float64Array(Math.max(1, capacity));
+  }
 
-  onStart();
-  const start = performance.now();
-  const warmEnd = start + opts.warmupSec * 1000;
-  const end = warmEnd + opts.durationSec * 1000;
-  const measuredStart = warmEnd;
+  answer(r: Answer): boolean {
+    this.statuses[r.status] = (this.statuses[r.status] ?? 0) + 1;
+    if (r.status === 201) {
+      this.accepted++;
+      return true;
+    }
+    this.errors++;
+    this.firstFailure ??= `HTTP ${r.status}: ${r.text ?? ''}`;
+    return false;
+  }
 
-  const post = (i: number): Promise<{ status: number; text?: string }> =>
-    new Promise((resolveP) => {
-      const body = bodies[i]!;
-      const target = targets[i % targets.length]!;
+  latency(ms: number): void {
+    if (this.nLat < this.latencies.length) this.latencies[this.nLat++] = ms;
+  }
+
+  settle(phase: LoadPhase, measuredSec: number, exhausted: boolean, sendLagMs?: LatencySummary): PhaseResult {
+    const cpu = process.cpuUsage(this.cpu0);
+    return {
+      phase,
+      measuredSec,
+      measuredAccepted: this.measuredAccepted,
+      latencyMs: summarize(this.latencies, this.nLat),
+      ...(sendLagMs ? { sendLagMs } : {}),
+      accepted: this.accepted,
+      statuses: this.statuses,
+      errors: this.errors,
+      firstFailure: this.firstFailure,
+      exhausted,
+      driverCpuSec: (cpu.user + cpu.system) / 1e6,
+    };
+  }
+}
+
+/** Sends prepared bodies; `next` is shared by the phases so no entry is sent twice. */
+class Sender {
+  next = 0;
+  private readonly targets: URL[];
+
+  constructor(
+    private readonly bodies: Buffer[],
+    urls: readonly string[],
+    path: string,
+  ) {
+    this.targets = urls.map((u) => new URL(path, u));
+  }
+
+  get exhausted(): boolean {
+    return this.next >= this.bodies.length;
+  }
+
+  post(agent: Agent, i: number): Promise<Answer> {
+    return new Promise((resolveP) => {
+      const body = this.bodies[i]!;
+      const target = this.targets[i % this.targets.length]!;
       const req = request(
         {
           agent,
@@ -158,87 +187,157 @@ export async function drive(
           if (status === 201) {
             res.resume();
             res.on('end', () => resolveP({ status }));
-          } else {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolveP({ status, text: Buffer.concat(chunks).toString('utf8').slice(0, 300) }),
-            );
+            return;
           }
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolveP({ status, text: Buffer.concat(chunks).toString('utf8').slice(0, 300) }),
+          );
         },
+      );
+      req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+        req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms`)),
       );
       req.on('error', (e) => resolveP({ status: 0, text: e.message }));
       req.end(body);
     });
+  }
+}
 
-  const loop = async () => {
-    for (;;) {
-      const now = performance.now();
-      if (now >= end) return;
-      if (next >= bodies.length) return;
+async function closedPhase(s: Sender, p: Extract<LoadPhase, { kind: 'closed' }>, room: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: p.concurrency, maxFreeSockets: p.concurrency });
+  const tally = new PhaseTally(room);
+  const start = performance.now();
+  const measuredStart = start + p.warmupSec * 1000;
+  const end = measuredStart + p.durationSec * 1000;
+  const client = async () => {
+    while (performance.now() < end && !s.exhausted) {
       const t0 = performance.now();
-      const r = await post(next++);
+      const r = await s.post(agent, s.next++);
       const t1 = performance.now();
-      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      if (r.status === 201) {
-        totalAccepted++;
-        if (t0 >= measuredStart && t1 <= end) {
-          measuredAccepted++;
-          latencies[nLat++] = t1 - t0;
-          latSum += t1 - t0;
-        }
-      } else {
-        errors++;
-        firstFailure ??= `HTTP ${r.status}: ${r.text ?? ''}`;
+      if (tally.answer(r) && t0 >= measuredStart && t1 <= end) {
+        tally.measuredAccepted++;
+        tally.latency(t1 - t0);
       }
     }
   };
-
-  log(
-    `driving ${opts.concurrency} concurrent clients` +
-      (targets.length > 1 ? ` over ${targets.length} API processes` : '') +
-      `: ${opts.warmupSec} s warm-up + ${opts.durationSec} s measured`,
-  );
-  const cpu0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: opts.concurrency }, loop));
-  const cpu = process.cpuUsage(cpu0);
+  await Promise.all(Array.from({ length: p.concurrency }, client));
   const stop = performance.now();
-  const exhausted = next >= bodies.length && stop < end;
   agent.destroy();
+  const measuredSec = Math.max(0.001, (Math.min(stop, end) - measuredStart) / 1000);
+  return tally.settle(p, measuredSec, s.exhausted && stop < end);
+}
 
-  const sorted = latencies.slice(0, nLat).sort();
-  const measuredSec = Math.max(0.001, (Math.min(stop, end) - warmEnd) / 1000);
+async function openPhase(s: Sender, p: Extract<LoadPhase, { kind: 'open' }>) {
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: OPEN_LOOP_SOCKETS,
+    maxFreeSockets: OPEN_LOOP_SOCKETS,
+  });
+  const total = offeredCount(p.rate, p.settleSec + p.durationSec);
+  const tally = new PhaseTally(total);
+  const lags = new Float64Array(Math.max(1, total));
+  const start = performance.now() + 5;
+  const measuredStart = start + p.settleSec * 1000;
+  const end = measuredStart + p.durationSec * 1000;
+  const inFlight: Promise<void>[] = [];
+  let sent = 0;
+  let exhausted = false;
+  const send = (k: number, due: number, now: number) => {
+    lags[k] = now - due;
+    const i = s.next++;
+    inFlight.push(
+      s.post(agent, i).then((r) => {
+        const t1 = performance.now();
+        if (!tally.answer(r)) return;
+        if (t1 >= measuredStart && t1 < end) tally.measuredAccepted++;
+        if (due >= measuredStart && due < end) tally.latency(t1 - due);
+      }),
+    );
+  };
+  await new Promise<void>((done) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = dueBy(start, p.rate, now, total);
+      while (sent < due) {
+        if (s.exhausted) {
+          exhausted = true;
+          return done();
+        }
+        send(sent, dueTime(start, p.rate, sent), now);
+        sent++;
+      }
+      if (sent >= total) return done();
+      setTimeout(tick, Math.max(0, dueTime(start, p.rate, sent) - performance.now()));
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  agent.destroy();
+  return tally.settle(p, p.durationSec, exhausted, summarize(lags, sent));
+}
+
+/** Runs `phases` in order on one pool of pre-generated entries. */
+export async function drive(
+  opts: DriverOptions,
+  log: (s: string) => void,
+  hooks: { onPhaseStart?: (i: number) => void; onPhaseEnd?: (i: number) => void } = {},
+): Promise<DriverRun> {
+  const phases = driverPhases(opts);
+  const g0 = process.hrtime.bigint();
+  const v2 = opts.api === 2;
+  const bodies = (v2 ? makeV2HashedRekords : makeHashedrekords)(opts.entries, opts.keys);
+  const generateSec = Number(process.hrtime.bigint() - g0) / 1e9;
+  log(
+    `generated ${bodies.length} signed ${v2 ? 'v2' : 'v1'} entries with ${opts.keys} keys in ${generateSec.toFixed(1)} s`,
+  );
+  const sender = new Sender(bodies, opts.urls, v2 ? '/api/v2/log/entries' : '/api/v1/log/entries');
+  const over = opts.urls.length > 1 ? ` over ${opts.urls.length} API processes` : '';
+  const results: PhaseResult[] = [];
+  for (const [i, p] of phases.entries()) {
+    log(
+      p.kind === 'closed'
+        ? `closed loop, ${p.concurrency} clients${over}: ${p.warmupSec} s warm-up + ${p.durationSec} s measured`
+        : `open loop, ${p.rate} entries/s offered${over}: ${p.settleSec} s settling + ${p.durationSec} s measured`,
+    );
+    hooks.onPhaseStart?.(i);
+    results.push(
+      p.kind === 'closed' ? await closedPhase(sender, p, bodies.length) : await openPhase(sender, p),
+    );
+    hooks.onPhaseEnd?.(i);
+  }
   return {
     generated: bodies.length,
     generateSec,
-    measuredSec,
-    measuredAccepted,
-    latencyMs: {
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-      max: nLat ? sorted[nLat - 1] : 0,
-      mean: nLat ? latSum / nLat : 0,
-    },
-    totalAccepted,
-    statuses,
-    errors,
-    firstFailure,
-    exhausted,
-    driverCpuSec: (cpu.user + cpu.system) / 1e6,
+    phases: results,
+    totalAccepted: results.reduce((a, r) => a + r.accepted, 0),
   };
 }
 
+function driverPhases(o: DriverOptions): readonly LoadPhase[] {
+  if (o.phases !== undefined) return o.phases;
+  if (o.concurrency === undefined || o.durationSec === undefined)
+    throw new Error('driver: give phases, or concurrency and durationSec');
+  return [
+    { kind: 'closed', concurrency: o.concurrency, warmupSec: o.warmupSec ?? 0, durationSec: o.durationSec },
+  ];
+}
+
 /**
- * Runs the driver in its own process (so its CPU is not charged to the servers) and relays its
- * log lines; `onLoadStart` fires when the timed loop begins.
+ * Runs the driver in its own process and relays its log lines; the hooks fire in this process
+ * when each phase starts and ends, so the caller can sample the server's CPU around it.
  */
-export function forkDriver(opts: DriverOptions, onLoadStart: () => void): Promise<DriverResult> {
+export function forkPhases(
+  opts: DriverOptions,
+  hooks: { onPhaseStart?: (i: number) => void; onPhaseEnd?: (i: number) => void } = {},
+): Promise<DriverRun> {
   const child = fork(__filename, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((res, rej) => {
-    child.on('message', (m: { type: string; text?: string; result?: DriverResult }) => {
+    child.on('message', (m: { type: string; text?: string; i?: number; result?: DriverRun }) => {
       if (m.type === 'log') process.stdout.write(`  driver: ${m.text}\n`);
-      else if (m.type === 'start') onLoadStart();
+      else if (m.type === 'phase-start') hooks.onPhaseStart?.(m.i!);
+      else if (m.type === 'phase-end') hooks.onPhaseEnd?.(m.i!);
       else if (m.type === 'result') res(m.result!);
       else rej(new Error(`driver failed: ${m.text}`));
     });
@@ -249,14 +348,24 @@ export function forkDriver(opts: DriverOptions, onLoadStart: () => void): Promis
   });
 }
 
-// Forked by forkDriver: options arrive as the first IPC message, the result leaves as one.
+/** One closed-loop phase in a child process; `onLoadStart` fires when it begins. */
+export async function forkDriver(opts: DriverOptions, onLoadStart: () => void): Promise<DriverResult> {
+  const run = await forkPhases(opts, { onPhaseStart: onLoadStart });
+  return {
+    ...run.phases[0]!,
+    generated: run.generated,
+    generateSec: run.generateSec,
+    totalAccepted: run.totalAccepted,
+  };
+}
+
+// Forked by forkPhases: options arrive as the first IPC message, the result leaves as one.
 if (require.main === module && process.send) {
   process.once('message', (opts: DriverOptions) => {
-    drive(
-      opts,
-      (s) => process.send?.({ type: 'log', text: s }),
-      () => process.send?.({ type: 'start' }),
-    ).then(
+    drive(opts, (s) => process.send?.({ type: 'log', text: s }), {
+      onPhaseStart: (i) => process.send?.({ type: 'phase-start', i }),
+      onPhaseEnd: (i) => process.send?.({ type: 'phase-end', i }),
+    }).then(
       (result) => process.send?.({ type: 'result', result }, () => process.exit(0)),
       (e: unknown) =>
         process.send?.({ type: 'error', text: String((e as Error)?.stack ?? e) }, () => process.exit(1)),

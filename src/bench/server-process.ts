@@ -111,6 +111,23 @@ export async function spawnServe(o: ServeOptions): Promise<ServeProcess> {
   };
 }
 
+/** A bench server's environment: a fresh embedded log on 127.0.0.1:port, whatever the caller's shell sets. */
+export function benchServerEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    LOG_HOSTNAME: `127.0.0.1:${port}`,
+  };
+  delete env.SIGNING_KEY_PATH;
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  delete env.ROLE;
+  return env;
+}
+
 /** A fresh P-256 signing key as a PKCS#8 PEM file (mode 0600), as the sequencers load it. */
 export function writeP256KeyFile(path: string): void {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Client } from 'pg';
-import { makeHashedrekords } from '../../src/bench/http-bench-driver';
+import { makeHashedrekords } from '../../src/bench/bench-entries';
 import { type TestDb, postgresDb, sqliteDb } from '../modules/storage-harness';
 import { CLI_MAIN, freePort, http, startTestServer } from '../support/server';
 import { verifyCheckpointNote, verifyConsistency, verifyLogEntry } from '../support/verifier';

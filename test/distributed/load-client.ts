@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { makeHashedrekords } from '../../src/bench/http-bench-driver';
+import { makeHashedrekords } from '../../src/bench/bench-entries';
 import { sleep } from '../support/wait';
 import { leafHashOf } from '../support/verifier';
 

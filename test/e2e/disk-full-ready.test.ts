@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeHashedrekords } from '../../src/bench/http-bench-driver';
+import { makeHashedrekords } from '../../src/bench/bench-entries';
 import { http, startTestServer } from '../support/server';
 import { verifyLogEntry } from '../support/verifier';
 

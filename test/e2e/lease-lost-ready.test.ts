@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { makeHashedrekords } from '../../src/bench/http-bench-driver';
+import { makeHashedrekords } from '../../src/bench/bench-entries';
 import { http, startTestServer } from '../support/server';
 import { until } from '../support/wait';
 import { verifyLogEntry } from '../support/verifier';
