@@ -6,8 +6,8 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { bytes, num } from '../../storage/sql';
-import { optStr } from './columns';
+import { num } from '../../storage/sql';
+import { blob, opt, str } from './columns';
 
 export interface Cursor {
   readonly nextIndex: number;
@@ -64,9 +64,8 @@ export class MonitorStateRepository {
     return {
       nextIndex: num(r.next_index),
       checkpointSize: num(r.checkpoint_size),
-      checkpointRoot:
-        r.checkpoint_root === null || r.checkpoint_root === undefined ? undefined : bytes(r.checkpoint_root),
-      checkpointNote: optStr(r.checkpoint_note),
+      checkpointRoot: opt(blob).read(r.checkpoint_root),
+      checkpointNote: opt(str()).read(r.checkpoint_note),
       compactRange:
         r.compact_range === null || r.compact_range === undefined
           ? []

@@ -5,32 +5,23 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { num } from '../../storage/sql';
-import type { Row } from './columns';
+import { fromRow, int, json, str, type RecordOf, type Row } from './columns';
 import { MonitorStateRepository } from './monitor-state.repository';
 
 export type RuleSource = 'api' | 'file';
-export interface StoredRule {
-  readonly name: string;
-  readonly source: RuleSource;
-  readonly document: unknown;
-  readonly digest: string;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
+const RULE = {
+  name: str(),
+  source: str<RuleSource>(),
+  document: json(),
+  digest: str(),
+  createdAt: int,
+  updatedAt: int,
+};
+export type StoredRule = RecordOf<typeof RULE>;
 
 const RULES_VERSION = 'rules_version';
 
-function ruleFromRow(r: Row): StoredRule {
-  return {
-    name: String(r.name),
-    source: String(r.source) as RuleSource,
-    document: JSON.parse(String(r.document)),
-    digest: String(r.digest),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+const ruleFromRow = (r: Row): StoredRule => fromRow(RULE, r);
 
 @Injectable()
 export class RuleRepository {
