@@ -21,13 +21,6 @@ export const EVENT_TYPES = [
   'monitor.heartbeat',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-/** Security events (identity, tamper) and operational events go to separate channels. */
-export const SECURITY_EVENT_TYPES: ReadonlySet<EventType> = new Set([
-  'identity.unexpected',
-  'identity.matched',
-  'entry.malformed',
-  'log.tamper',
-]);
 
 function lp(s: string, what: string): Buffer {
   if (typeof s !== 'string' || !isWellFormedUnicode(s)) {
@@ -258,17 +251,4 @@ export function buildIdentityEvent(
     event,
     body: serializeEvent(event),
   };
-}
-
-/** Any other event (log.tamper, monitor.*): caller-provided data, same id scheme. */
-export function buildLogEvent<T>(
-  type: EventType,
-  logOrigin: string,
-  index: number | bigint,
-  discriminator: string,
-  timestampMs: number,
-  data: T,
-): BuiltEvent<T> {
-  const event = buildEvent(type, timestampMs, data);
-  return { id: eventId(logOrigin, index, discriminator, type), event, body: serializeEvent(event) };
 }

@@ -318,10 +318,3 @@ export function parseRulesYaml(text: string): { rules: IdentityRule[]; warnings:
 export function parseRules(input: unknown): { rules: IdentityRule[]; warnings: RuleIssue[] } {
   return orThrow(validateRules(input));
 }
-
-/** Parses exactly one JSON rule (the admin API's create/update body). */
-export function parseRule(input: unknown): { rule: IdentityRule; warnings: RuleIssue[] } {
-  if (Array.isArray(input)) throw new VellumError('INVALID_ARGUMENT', 'expected one rule object, got a list');
-  const { rules, warnings } = parseRules(input);
-  return { rule: rules[0]!, warnings };
-}

@@ -287,6 +287,8 @@ export class MonitorAdminService {
   }
 }
 
+// The views below are only ever sent as JSON, which leaves out fields that are undefined.
+
 /** Public view of an endpoint: never the secret. */
 export function webhookView(w: WebhookRecord): Record<string, unknown> {
   return {
@@ -294,11 +296,11 @@ export function webhookView(w: WebhookRecord): Record<string, unknown> {
     name: w.name,
     url: w.url,
     eventTypes: w.eventTypes,
-    ...(w.description !== undefined ? { description: w.description } : {}),
+    description: w.description,
     enabled: w.enabled,
-    ...(w.disabledReason !== undefined ? { disabledReason: w.disabledReason } : {}),
-    ...(w.disabledAt !== undefined ? { disabledAt: new Date(w.disabledAt).toISOString() } : {}),
-    createdAt: new Date(w.createdAt).toISOString(),
+    disabledReason: w.disabledReason,
+    disabledAt: iso(w.disabledAt),
+    createdAt: iso(w.createdAt),
   };
 }
 
@@ -315,8 +317,8 @@ export function alertSummaryView(a: AlertRecord): Record<string, unknown> {
     action: a.action,
     expected: a.expected,
     status: a.status,
-    ...(a.entryIndex !== undefined ? { logIndex: a.entryIndex } : {}),
-    ...(a.uuid !== undefined ? { uuid: a.uuid } : {}),
+    logIndex: a.entryIndex,
+    uuid: a.uuid,
     summary: a.summary,
     source: a.source,
     createdAt: iso(a.createdAt),
@@ -337,8 +339,8 @@ export function alertSummaryView(a: AlertRecord): Record<string, unknown> {
 export function alertView(a: AlertRecord): Record<string, unknown> {
   return {
     ...alertSummaryView(a),
-    ...(a.ruleDigest !== undefined ? { ruleDigest: a.ruleDigest } : {}),
-    ...(a.leafHash !== undefined ? { leafHash: a.leafHash } : {}),
+    ruleDigest: a.ruleDigest,
+    leafHash: a.leafHash,
     identity: a.identity,
     reasons: a.reasons,
     evidence: a.evidence ?? null,
@@ -349,11 +351,11 @@ export function alertView(a: AlertRecord): Record<string, unknown> {
 export function expectationView(e: ExpectationRecord): Record<string, unknown> {
   return {
     id: e.id,
-    ...(e.runInvocationUri !== undefined ? { runInvocationUri: e.runInvocationUri } : {}),
-    ...(e.digest !== undefined ? { digest: e.digest } : {}),
-    ...(e.ruleId !== undefined ? { rule: e.ruleId } : {}),
-    ...(e.note !== undefined ? { note: e.note } : {}),
-    ...(e.expiresAt !== undefined ? { expiresAt: iso(e.expiresAt) } : {}),
+    runInvocationUri: e.runInvocationUri,
+    digest: e.digest,
+    rule: e.ruleId,
+    note: e.note,
+    expiresAt: iso(e.expiresAt),
     createdAt: iso(e.createdAt),
   };
 }

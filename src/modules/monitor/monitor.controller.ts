@@ -83,10 +83,10 @@ function backfillView(b: BackfillRecord): Record<string, unknown> {
     progress:
       b.toIndex === b.fromIndex ? 1 : Math.min(1, (b.nextIndex - b.fromIndex) / (b.toIndex - b.fromIndex)),
     alerts: b.alerts,
-    ...(b.error !== undefined ? { error: b.error } : {}),
+    error: b.error,
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
-    ...(b.finishedAt !== undefined ? { finishedAt: iso(b.finishedAt) } : {}),
+    finishedAt: iso(b.finishedAt),
   };
 }
 
@@ -192,10 +192,10 @@ export class MonitorController {
         endpoint: d.endpointId,
         status: d.status,
         attempts: d.attempts,
-        ...(d.lastStatus !== undefined ? { lastStatus: d.lastStatus } : {}),
-        ...(d.lastError !== undefined ? { lastError: d.lastError } : {}),
+        lastStatus: d.lastStatus,
+        lastError: d.lastError,
         ...(d.status === 'pending' ? { nextAttemptAt: iso(d.nextAttemptAt) } : {}),
-        ...(d.deliveredAt !== undefined ? { deliveredAt: iso(d.deliveredAt) } : {}),
+        deliveredAt: iso(d.deliveredAt),
       })),
       audit: (await this.alerts.auditLog(id)).map((x) => ({ ...x, at: iso(x.at) })),
     });
