@@ -51,10 +51,9 @@ interface AttemptOutcome {
  * leased; it is retried once the lease lapses.
  *
  * Without REDIS_URL due rows are polled. With it, each row's next attempt is a BullMQ job
- * (DeliveryQueue) run by a worker in every monitor process; a sweep of the table adds the job of
- * any due row that has none (a crash between commit and enqueue, Redis losing its data), and
- * while Redis is unreachable the sweep delivers due rows from the table itself, so an outage
- * delays deliveries by at most the poll interval and loses none.
+ * (DeliveryQueue, which says why losing Redis loses no event); while Redis is unreachable the
+ * sweep delivers due rows from the table itself, so an outage delays deliveries by at most the
+ * poll interval.
  */
 @Injectable()
 export class DeliveryService {
@@ -85,23 +84,19 @@ export class DeliveryService {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? secureRandom;
     if (metrics !== undefined) {
-      const r = metrics.registry;
-      this.attemptsMetric =
-        (r.getSingleMetric('vellum_monitor_webhook_attempts_total') as Counter<'path' | 'outcome'>) ??
-        new Counter({
-          name: 'vellum_monitor_webhook_attempts_total',
-          help: 'Webhook delivery attempts by path (queue: a BullMQ job; database: the outbox poll) and outcome',
-          labelNames: ['path', 'outcome'] as const,
-          registers: [r],
-        });
-      this.sweepMetric =
-        (r.getSingleMetric('vellum_monitor_webhook_jobs_enqueued_total') as Counter<'reason'>) ??
-        new Counter({
-          name: 'vellum_monitor_webhook_jobs_enqueued_total',
-          help: 'BullMQ delivery jobs added by the outbox sweep (new: first attempt; recovered: the job was missing)',
-          labelNames: ['reason'] as const,
-          registers: [r],
-        });
+      const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+        (metrics.registry.getSingleMetric(name) as Counter<L> | undefined) ??
+        new Counter({ name, help, labelNames, registers: [metrics.registry] });
+      this.attemptsMetric = counter(
+        'vellum_monitor_webhook_attempts_total',
+        'Webhook delivery attempts by path (queue: a BullMQ job; database: the outbox poll) and outcome',
+        ['path', 'outcome'],
+      );
+      this.sweepMetric = counter(
+        'vellum_monitor_webhook_jobs_enqueued_total',
+        'BullMQ delivery jobs added by the outbox sweep (new: first attempt; recovered: the job was missing)',
+        ['reason'],
+      );
     }
   }
 

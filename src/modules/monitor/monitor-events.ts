@@ -106,11 +106,7 @@ export function verifyAlertEvidence(
   );
 }
 
-/**
- * An entry without any verifier is evaluated (by the core) as one unparsable signer; the core's
- * event builder, however, indexes `identity.signers` directly. Materialise that signer so both
- * agree (otherwise building the event for such an entry throws).
- */
+/** An entry without any verifier gets an unparsable signer saying so (alerts then give the reason). */
 function withSigner(identity: EntryIdentity): EntryIdentity {
   if (identity.signers.length > 0) return identity;
   const u = unparsableIdentity(identity.kind, identity.apiVersion, 'the entry carries no verifier');

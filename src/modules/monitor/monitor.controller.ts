@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { validateRules } from '../../core/monitor';
 import { AdminAuthGuard } from './admin-auth';
 import {
   MonitorAdminService,
@@ -131,7 +132,7 @@ export class MonitorController {
   @Get('rules')
   @Operation('listMonitorRules')
   async listRules(@Res() reply: FastifyReply): Promise<void> {
-    send(reply, 200, { rules: (await this.rules.list()).map(ruleView) });
+    send(reply, 200, { rules: (await this.ruleRepo.list()).map(ruleView) });
   }
 
   @Post('rules')
@@ -149,7 +150,7 @@ export class MonitorController {
   @Post('rules/validate')
   @Operation('validateMonitorRules')
   validateRules(@Body() body: unknown, @Res() reply: FastifyReply): void {
-    const v = this.rules.validate(body);
+    const v = validateRules(body);
     send(reply, 200, {
       valid: v.errors.length === 0,
       errors: v.errors,

@@ -244,10 +244,6 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     return this.compiled;
   }
 
-  get activeVersion(): number {
-    return this.version;
-  }
-
   async refresh(force: boolean): Promise<void> {
     const v = await this.ruleRepo.version();
     if (!force && v === this.version) return;
@@ -265,19 +261,10 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     this.version = v;
   }
 
-  async list(): Promise<StoredRule[]> {
-    return this.ruleRepo.list();
-  }
-
   async get(name: string): Promise<StoredRule> {
     const r = await this.ruleRepo.get(name);
     if (!r) throw notFound(`rule '${name}'`);
     return r;
-  }
-
-  /** Validates without storing (dry run for the admin API). */
-  validate(input: unknown): ReturnType<typeof validateRules> {
-    return validateRules(input);
   }
 
   /** Creates one rule from the admin API; 400 with the core's errors, 409 if the name exists. */

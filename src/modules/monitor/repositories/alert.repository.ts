@@ -14,36 +14,14 @@ export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', '
 export const RESOLUTIONS = ['expected', 'compromise', 'false_positive'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
-export interface NewAlert {
-  readonly id: string;
-  readonly type: MonitorEventType;
-  /** '' for log-level events. */
-  readonly ruleId: string;
-  readonly ruleDigest?: string;
-  readonly severity: string;
-  readonly action: 'alert' | 'record';
-  readonly expected: boolean;
-  readonly entryIndex?: number;
-  readonly leafHash?: string;
-  readonly uuid?: string;
-  readonly summary: string;
-  readonly identity: unknown;
-  readonly reasons: unknown;
-  readonly evidence?: AlertEvidence | Record<string, unknown>;
-  /** Exact webhook body bytes. */
-  readonly payload: Buffer;
-  readonly source: 'live' | 'backfill' | 'log';
-  /** Rule's `notify` list (webhook:<name> restricts delivery to those endpoints). */
-  readonly notify?: readonly string[];
-}
-
 const ALERT = {
   id: str(),
-  type: str(),
+  type: str<MonitorEventType>(),
+  /** '' for log-level events. */
   ruleId: str(),
   ruleDigest: opt(str()),
   severity: str(),
-  action: str(),
+  action: str<'alert' | 'record'>(),
   expected: bool,
   status: str<AlertStatus>(),
   entryIndex: opt(int),
@@ -52,9 +30,10 @@ const ALERT = {
   summary: str(),
   identity: json(),
   reasons: json(),
-  evidence: opt(json()),
+  evidence: opt(json<AlertEvidence | Record<string, unknown>>()),
+  /** Exact webhook body bytes. */
   payload: blob,
-  source: str(),
+  source: str<'live' | 'backfill' | 'log'>(),
   createdAt: int,
   updatedAt: int,
   acknowledgedAt: opt(int),
@@ -64,6 +43,22 @@ const ALERT = {
   resolutionNote: opt(str()),
 };
 export type AlertRecord = RecordOf<typeof ALERT>;
+
+/** An alert as the evaluator hands it over: no triage state yet. */
+export type NewAlert = Omit<
+  AlertRecord,
+  | 'status'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'acknowledgedAt'
+  | 'acknowledgedBy'
+  | 'resolvedAt'
+  | 'resolution'
+  | 'resolutionNote'
+> & {
+  /** Rule's `notify` list (webhook:<name> restricts delivery to those endpoints). */
+  readonly notify?: readonly string[];
+};
 
 export interface AlertFilter {
   readonly status?: AlertStatus;
