@@ -1,7 +1,7 @@
 /**
  * Vellum-side event vocabulary on top of the pure monitor core: the event types webhooks can
- * subscribe to, log-level events (log.inconsistent, monitor.lagging), alert evidence, and the
- * identity index keys backfills use. Pure: no I/O, no clock.
+ * subscribe to, log-level events (log.inconsistent, monitor.lagging), alert evidence, and
+ * identities read without throwing. Pure: no I/O, no clock.
  */
 import { VellumError } from '../../core/errors';
 import { verifyRekorCheckpoint } from '../../core/checkpoint';
