@@ -95,17 +95,6 @@ export function isoTimestamp(epochMs: number): string {
   return `${p(y, 4)}-${p(m)}-${p(d)}T${p(hh)}:${p(mi)}:${p(ss)}.${p(rem % 1000, 3)}Z`;
 }
 
-export function buildEvent<T>(type: EventType, timestampMs: number, data: T): WebhookEvent<T> {
-  if (!(EVENT_TYPES as readonly string[]).includes(type))
-    throw new VellumError('INVALID_ARGUMENT', `unknown event type ${type}`);
-  return { type, timestamp: isoTimestamp(timestampMs), data };
-}
-
-/** The exact body bytes to sign and send. */
-export function serializeEvent(event: WebhookEvent): Buffer {
-  return Buffer.from(JSON.stringify(event), 'utf8');
-}
-
 /** A signer's identity as carried in payloads: raw values, no escaping. */
 export interface SignerSummary {
   readonly type: SignerIdentity['type'];
@@ -245,10 +234,11 @@ export function buildIdentityEvent(
   ctx: EntryContext,
   timestampMs: number,
 ): BuiltEvent<IdentityEventData> {
-  const event = buildEvent(outcome.eventType, timestampMs, identityEventData(outcome, identity, ctx));
-  return {
-    id: eventId(ctx.logOrigin, ctx.index, outcome.ruleId, outcome.eventType),
-    event,
-    body: serializeEvent(event),
+  const event: WebhookEvent<IdentityEventData> = {
+    type: outcome.eventType,
+    timestamp: isoTimestamp(timestampMs),
+    data: identityEventData(outcome, identity, ctx),
   };
+  const id = eventId(ctx.logOrigin, ctx.index, outcome.ruleId, outcome.eventType);
+  return { id, event, body: Buffer.from(JSON.stringify(event), 'utf8') };
 }

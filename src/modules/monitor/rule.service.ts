@@ -166,7 +166,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     let added: IdentityRule[] = [];
     try {
       added = await this.db.transaction(async (tx) => {
-        const existing = await this.ruleRepo.txList(tx);
+        const existing = await this.ruleRepo.list(tx);
         const clash = v.rules.find((r) => existing.some((e) => e.name === r.id && e.source === 'api'));
         if (clash)
           throw conflict(`rule '${clash.id}' in the rules file is already defined through the admin API`);
@@ -285,7 +285,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     const rule = v.rules[0]!;
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      const existing = await this.ruleRepo.txGet(tx, rule.id);
+      const existing = await this.ruleRepo.get(rule.id, tx);
       if (existing) throw conflict(`a rule named '${rule.id}' already exists (source: ${existing.source})`);
       await this.ruleRepo.upsert(tx, rule.id, 'api', rule.document, rule.digest, now);
       await this.ruleRepo.bumpVersion(tx);
@@ -297,7 +297,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
 
   async remove(name: string): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const existing = await this.ruleRepo.txGet(tx, name);
+      const existing = await this.ruleRepo.get(name, tx);
       if (!existing) throw notFound(`rule '${name}'`);
       if (existing.source === 'file')
         throw conflict(`rule '${name}' comes from the rules file; remove it there`);

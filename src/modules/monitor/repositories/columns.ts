@@ -4,9 +4,16 @@
  * are the fields in snake_case. Nullable columns come back as null from both drivers; BIGINT
  * arrives as a string from pg (see `num`).
  */
+import type { SqlTx, VellumDatabase } from '../../storage/database';
 import { bytes, num, placeholders } from '../../storage/sql';
 
 export type Row = Record<string, unknown>;
+
+/** Reads what `tx` sees when given (read-modify-write inside it), else committed data. */
+export const readVia =
+  (db: VellumDatabase, tx?: SqlTx) =>
+  (sql: string, params?: readonly unknown[]): Promise<Row[]> =>
+    tx ? tx.query(sql, params) : db.read(sql, params);
 
 /** How one column is read and written; `optional` columns are NULL for an absent field. */
 export interface Column<T, O extends boolean = boolean> {

@@ -43,11 +43,6 @@ export class WebhookRepository {
     return rows.map(webhookFromRow);
   }
 
-  async txList(tx: SqlTx): Promise<WebhookRecord[]> {
-    const rows = await tx.query('SELECT * FROM monitor_webhooks ORDER BY created_at, id');
-    return rows.map(webhookFromRow);
-  }
-
   /** By id or by name. */
   async get(idOrName: string): Promise<WebhookRecord | undefined> {
     const rows = await this.db.read('SELECT * FROM monitor_webhooks WHERE id = ? OR name = ?', [
