@@ -19,7 +19,7 @@ import {
 import { DeliveryRepository } from './repositories/delivery.repository';
 import { ExpectationRepository, type ExpectationRecord } from './repositories/expectation.repository';
 import { WebhookRepository, type WebhookRecord } from './repositories/webhook.repository';
-import { checkWebhookUrl, defaultResolveHost } from './webhook-client';
+import { checkWebhookUrl } from './webhook-client';
 
 function obj(body: unknown, what = 'request body'): Record<string, unknown> {
   if (body === undefined || body === null) return {};
@@ -216,11 +216,7 @@ export class MonitorAdminService {
       throw badRequest('url is not a valid absolute URL');
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw badRequest('url must be http(s)');
-    const dest = await checkWebhookUrl(
-      url,
-      this.config.webhookAllowPrivate,
-      this.options.resolveHost ?? defaultResolveHost,
-    );
+    const dest = await checkWebhookUrl(url, this.config.webhookAllowPrivate, this.options.resolveHost);
     if (dest.refused !== undefined)
       throw badRequest(
         `destination refused: ${dest.refused}${this.config.webhookAllowPrivate ? '' : ' (set WEBHOOK_ALLOW_PRIVATE=true to allow private and loopback receivers)'}`,

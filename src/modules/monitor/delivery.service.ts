@@ -287,7 +287,7 @@ export class DeliveryService {
       result = await postWebhook(endpoint.url, row.body, headers, {
         timeoutMs: this.config.webhookTimeoutMs,
         allowPrivate: this.config.webhookAllowPrivate,
-        ...(this.options.resolveHost ? { resolveHost: this.options.resolveHost } : {}),
+        resolveHost: this.options.resolveHost,
       });
     } catch (e) {
       result = { error: (e as Error).message, durationMs: 0 };

@@ -196,11 +196,12 @@ export class EvaluatorService {
   ): Promise<TickResult> {
     this.inconsistent = reason;
     this.logger.error(`log.inconsistent: ${reason}; the monitor cursor stays at ${cursor.nextIndex}`);
+    const previous = cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {};
     const ev = logEvent('log.inconsistent', this.log.origin, cp.size, now, {
       logOrigin: this.log.origin,
       reason,
       checkpoint: cp.note,
-      ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
+      ...previous,
       cursor: cursor.nextIndex,
     });
     const inserted = await this.alerts.commit(
@@ -209,10 +210,7 @@ export class EvaluatorService {
           severity: 'critical',
           summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
           reasons: [{ code: 'log-inconsistent', message: reason }],
-          evidence: {
-            checkpoint: cp.note,
-            ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
-          },
+          evidence: { checkpoint: cp.note, ...previous },
         }),
       ],
       now,
