@@ -19,7 +19,7 @@ import {
   seq,
   type SanSpec,
 } from '../support/x509-builder';
-import { GH, releaseRuleYaml } from '../support/monitor-rules';
+import { GH, ghCertFrom, releaseRuleYaml, type GhOpts } from '../support/monitor-rules';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const ca = buildCa();
@@ -27,29 +27,7 @@ const wf = (file: string, ref: string) => `https://github.com/org/repo/.github/w
 
 const RELEASE_RULE = parseRulesYaml(releaseRuleYaml()).rules;
 
-function ghCert(
-  opts: {
-    file?: string;
-    ref?: string;
-    runner?: string;
-    trigger?: string;
-    repoId?: string;
-    runUri?: string;
-  } = {},
-) {
-  const subject = wf(opts.file ?? 'release.yml', opts.ref ?? 'refs/tags/v1.2.3');
-  return buildCertificate({
-    issuer: ca,
-    sans: [{ uri: subject }],
-    extensions: githubFulcioExtensions({
-      workflowRef: `.github/workflows/${opts.file ?? 'release.yml'}@${opts.ref ?? 'refs/tags/v1.2.3'}`,
-      ...(opts.runner ? { runnerEnvironment: opts.runner } : {}),
-      ...(opts.trigger ? { trigger: opts.trigger } : {}),
-      ...(opts.repoId ? { repoId: opts.repoId } : {}),
-      ...(opts.runUri ? { runUri: opts.runUri } : {}),
-    }),
-  });
-}
+const ghCert = (o: GhOpts = {}) => ghCertFrom(ca, o);
 
 const idOf = (pemText: string, digest?: string) => extractIdentities(hashedrekordBody(pemText, digest));
 const types = (o: RuleOutcome[]) => o.map((x) => x.eventType).sort();

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareV2Entry } from '../../src/core/entries/v2';
 import { referenceVerifier } from '../../src/core/entries';
-import { extractIdentities, identityIndexKeys, subjectSans } from '../../src/core/monitor/identity';
+import { extractIdentities, subjectSans } from '../../src/core/monitor/identity';
+import { identityIndexKeys } from '../../src/core/monitor/index-keys';
 import { repoRoot } from '../support/paths';
 import { dsseRequest, hashedRequest, SIGNERS } from '../support/v2-requests';
 
@@ -47,7 +48,7 @@ describe('monitor identities from Rekor v2 bodies', () => {
       assert.match(cert.issuer.value ?? '', /^https:\/\//);
       const stored = JSON.parse(body.toString('utf8')).spec.hashedRekordV002.data.digest as string;
       assert.deepEqual(id.digests, [`sha256:${Buffer.from(stored, 'base64').toString('hex')}`]);
-      assert.ok(identityIndexKeys(id).includes(`fingerprint:sha256:${cert.sha256}`));
+      assert.ok(identityIndexKeys(id).includes(`fp:${cert.sha256}`));
     });
   }
 

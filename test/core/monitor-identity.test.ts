@@ -6,11 +6,11 @@ import {
   escapeForDisplay,
   extractIdentities,
   getExtension,
-  identityIndexKeys,
   MAX_VALUE_LENGTH,
   unparsableIdentity,
   type EntryIdentity,
 } from '../../src/core/monitor/identity';
+import { identityIndexKeys } from '../../src/core/monitor/index-keys';
 import { readVector } from '../support/paths';
 import {
   FULCIO,
@@ -414,13 +414,14 @@ describe('extractIdentities: unparsable input is malformed, never skipped', () =
 });
 
 describe('identityIndexKeys', () => {
-  it('issuer+subject, repository ids, fingerprints', () => {
+  it('subjects, repository ids, fingerprints; no malformed key for a clean certificate', () => {
     const c = fulcioCert();
     const keys = identityIndexKeys(extractIdentities(hashedrekordBody(c.pem)));
-    assert.ok(keys.includes(`subject:https://token.actions.githubusercontent.com\n${RELEASE_URI}`));
-    assert.ok(keys.includes('source-repository-identifier:123456'));
-    assert.ok(keys.includes(`fingerprint:sha256:${sha256(c.der)}`));
-    assert.ok(keys.includes(`fingerprint:sha256:${sha256(c.spkiDer)}`));
+    assert.ok(keys.includes(`subj:${RELEASE_URI}`));
+    assert.ok(keys.includes('ext:1.3.6.1.4.1.57264.1.15:123456'));
+    assert.ok(keys.includes(`fp:${sha256(c.der)}`));
+    assert.ok(keys.includes(`fp:${sha256(c.spkiDer)}`));
+    assert.ok(!keys.includes('malformed'));
   });
 });
 

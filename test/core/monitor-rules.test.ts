@@ -1,13 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isVellumError } from '../../src/core/errors';
-import {
-  parseRule,
-  parseRules,
-  parseRulesYaml,
-  validateRules,
-  validateRulesYaml,
-} from '../../src/core/monitor/rules';
+import { parseRules, parseRulesYaml, validateRules, validateRulesYaml } from '../../src/core/monitor/rules';
 
 const SPEC_EXAMPLE = `
 apiVersion: monitor.vellum/v1
@@ -64,7 +58,7 @@ describe('rules: the spec example', () => {
     assert.match(r.digest, /^[0-9a-f]{64}$/);
     assert.deepEqual(warnings, []);
     // The normalised document is itself a valid rule with the same digest.
-    assert.equal(parseRule(r.document).rule.digest, r.digest);
+    assert.equal(parseRules(r.document).rules[0]!.digest, r.digest);
   });
 
   it('full-match conditions: shorthand equals and RegExp', () => {

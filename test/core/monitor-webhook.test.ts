@@ -10,7 +10,7 @@ import {
   parseRetryAfterMs,
 } from '../../src/core/monitor/delivery';
 import { evaluate } from '../../src/core/monitor/evaluate';
-import { buildIdentityEvent, buildLogEvent, eventId, isoTimestamp } from '../../src/core/monitor/events';
+import { buildIdentityEvent, eventId, isoTimestamp } from '../../src/core/monitor/events';
 import { extractIdentities } from '../../src/core/monitor/identity';
 import { parseRules } from '../../src/core/monitor/rules';
 import {
@@ -21,6 +21,7 @@ import {
   webhookHeaders,
   webhookSignatureHeader,
 } from '../../src/core/monitor/webhook-signature';
+import { logEvent } from '../../src/modules/monitor/monitor-events';
 import { buildCa, buildCertificate, fulcioExt, hashedrekordBody } from '../support/x509-builder';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -302,8 +303,12 @@ describe('events', () => {
   });
 
   it('log events use the same id scheme', () => {
-    const e = buildLogEvent('log.tamper', 'log.example - 1', 100, '', 0, { notes: ['a', 'b'] });
-    assert.equal(e.id, eventId('log.example - 1', 100, '', 'log.tamper'));
-    assert.equal(JSON.parse(e.body.toString()).timestamp, '1970-01-01T00:00:00.000Z');
+    const e = logEvent('log.inconsistent', 'log.example - 1', 100, 0, { notes: ['a', 'b'] });
+    assert.equal(e.id, eventId('log.example - 1', 100, 'log.inconsistent', 'log.tamper'));
+    assert.deepEqual(JSON.parse(e.body.toString()), {
+      type: 'log.inconsistent',
+      timestamp: '1970-01-01T00:00:00.000Z',
+      data: { notes: ['a', 'b'] },
+    });
   });
 });

@@ -33,7 +33,6 @@ import { StorageModule } from '../../src/modules/storage/storage.module';
 import {
   buildCa,
   buildCertificate,
-  githubFulcioExtensions,
   fulcioExt,
   newKeyPair,
   type BuiltCert,
@@ -42,7 +41,7 @@ import {
 
 export { postgresDb, sqliteDb, type TestDb } from '../modules/storage-harness';
 import { CapturingLogger, type TestDb } from '../modules/storage-harness';
-import { releaseRuleYaml } from '../support/monitor-rules';
+import { ghCertFrom, releaseRuleYaml, type GhOpts } from '../support/monitor-rules';
 import { type Reply, http } from '../support/server';
 import { WRITE_PATH, type WritePath } from '../../src/modules/write-path/write-path';
 import { roleMigrations, rolePart } from '../../src/roles';
@@ -135,31 +134,8 @@ export async function bootMonitor(db: TestDb, opts: BootOptions = {}): Promise<M
 
 export const CA = buildCa('fulcio test CA');
 
-export interface GhOpts {
-  file?: string;
-  ref?: string;
-  runner?: string;
-  trigger?: string;
-  repoId?: string;
-  runUri?: string;
-}
-
 /** A Fulcio-style GitHub Actions certificate. */
-export function ghCert(o: GhOpts = {}): BuiltCert {
-  const file = o.file ?? 'release.yml';
-  const ref = o.ref ?? 'refs/tags/v1.2.3';
-  return buildCertificate({
-    issuer: CA,
-    sans: [{ uri: `https://github.com/org/repo/.github/workflows/${file}@${ref}` }],
-    extensions: githubFulcioExtensions({
-      workflowRef: `.github/workflows/${file}@${ref}`,
-      ...(o.runner ? { runnerEnvironment: o.runner } : {}),
-      ...(o.trigger ? { trigger: o.trigger } : {}),
-      ...(o.repoId ? { repoId: o.repoId } : {}),
-      ...(o.runUri ? { runUri: o.runUri } : {}),
-    }),
-  });
-}
+export const ghCert = (o: GhOpts = {}): BuiltCert => ghCertFrom(CA, o);
 
 /** A certificate for an e-mail identity (e.g. a Google login). */
 export function emailCert(email: string, issuer = 'https://accounts.google.com'): BuiltCert {

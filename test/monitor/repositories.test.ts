@@ -52,7 +52,7 @@ for (const [kind, make] of DBS) {
     });
     await r.db.transaction(async (tx) => {
       await r.rules.upsert(tx, 'b-rule', 'api', { ...doc, note: 'changed' }, 'd2', 200);
-      assert.equal((await r.rules.txGet(tx, 'b-rule'))?.digest, 'd2', 'the transaction sees its own write');
+      assert.equal((await r.rules.get('b-rule', tx))?.digest, 'd2', 'the transaction sees its own write');
       await r.rules.bumpVersion(tx);
     });
     assert.equal(await r.rules.version(), 2);
@@ -81,7 +81,7 @@ for (const [kind, make] of DBS) {
     assert.ok(await r.rules.get('a-rule'));
     assert.equal(await r.db.transaction((tx) => r.rules.delete(tx, 'a-rule')), 1);
     assert.equal(await r.rules.get('a-rule'), undefined);
-    assert.equal((await r.db.transaction((tx) => r.rules.txList(tx))).length, 1);
+    assert.equal((await r.db.transaction((tx) => r.rules.list(tx))).length, 1);
   });
 
   test(`${kind}: identity index candidates over more keys than one INSERT carries`, async (t) => {

@@ -8,11 +8,7 @@ import { VellumError } from '../../core/errors';
 import type { VerifiedBatch, VerifiedEntry } from '../../core/follower/log-follower';
 import type { LogPublicKey } from '../../core/keys';
 import { buildIdentityEvent, evaluate, type IdentityRule } from '../../core/monitor';
-import {
-  safeExtractBody,
-  verifyAlertEvidence,
-  type AlertEvidence,
-} from '../../modules/monitor/monitor-events';
+import { safeExtract, verifyAlertEvidence, type AlertEvidence } from '../../modules/monitor/monitor-events';
 import type { verifyRekorCheckpoint } from '../../core/checkpoint';
 import type { PendingAlert, TailerProgress } from './state-file';
 import type { V1Extra } from './v1-leaf-source';
@@ -53,7 +49,7 @@ export class TailerMatcher {
   }
 
   private match(e: VerifiedEntry<V1Extra>, origin: string, note: string): void {
-    const identity = safeExtractBody(e.body);
+    const identity = safeExtract(e.body);
     const outcomes = evaluate(this.rules, identity, { nowMs: this.now() });
     if (outcomes.length === 0) return;
     const x = e.extra;

@@ -145,17 +145,13 @@ function resolveIssuer(exts: readonly ExtensionValue[]): IssuerInfo {
     ...(ok(v2) ? { v2: v2.value } : {}),
     disagreement: ok(v1) && ok(v2) && v1.value !== v2.value,
   };
-  if (v2 !== undefined) {
-    return ok(v2)
-      ? { ...base, value: v2.value, source: 'v2', unknown: false }
-      : { ...base, source: 'v2', unknown: true };
-  }
-  if (v1 !== undefined) {
-    return ok(v1)
-      ? { ...base, value: v1.value, source: 'v1', unknown: false }
-      : { ...base, source: 'v1', unknown: true };
-  }
-  return { ...base, unknown: false };
+  // `.1.8` wins when present, even undecodable: never fall back from a bad one to `.1.1`.
+  const source = v2 !== undefined ? 'v2' : v1 !== undefined ? 'v1' : undefined;
+  const used = source === 'v2' ? v2 : v1;
+  if (source === undefined) return { ...base, unknown: false };
+  return ok(used)
+    ? { ...base, value: used.value, source, unknown: false }
+    : { ...base, source, unknown: true };
 }
 
 const TEXT_LABEL: Readonly<Record<string, string>> = { email: 'email SAN', dns: 'DNS SAN', uri: 'URI SAN' };

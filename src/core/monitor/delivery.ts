@@ -25,8 +25,6 @@ export const RETRY_SCHEDULE_MS: readonly number[] = [
   24 * H,
 ];
 export const MAX_DELIVERY_ATTEMPTS = RETRY_SCHEDULE_MS.length;
-/** Suggested HTTP request timeout for one attempt (15–30 s is the usual receiver-side budget). */
-export const DELIVERY_TIMEOUT_MS = 20 * S;
 
 export interface RetryOptions {
   /** Uniform random source in [0, 1) for jitter (inject crypto- or test-backed randomness). */

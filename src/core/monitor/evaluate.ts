@@ -205,7 +205,6 @@ export function scopeOf(rule: IdentityRule, identity: EntryIdentity): Tri[] {
   return effectiveSigners(identity).map((s) => evalItems(identity, s, rule.scope, 'scope'));
 }
 
-/** An entry with no extractable verifier is matched as one signer of unknown type. */
 /**
  * The signers rules are evaluated over. An entry with no verifier at all still gets one
  * unparsable signer, so it is in scope of everything (fail-safe) and outcome.signers indices

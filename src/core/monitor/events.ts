@@ -21,13 +21,6 @@ export const EVENT_TYPES = [
   'monitor.heartbeat',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-/** Security events (identity, tamper) and operational events go to separate channels. */
-export const SECURITY_EVENT_TYPES: ReadonlySet<EventType> = new Set([
-  'identity.unexpected',
-  'identity.matched',
-  'entry.malformed',
-  'log.tamper',
-]);
 
 function lp(s: string, what: string): Buffer {
   if (typeof s !== 'string' || !isWellFormedUnicode(s)) {
@@ -100,17 +93,6 @@ export function isoTimestamp(epochMs: number): string {
   const mi = Math.floor((rem % 3_600_000) / 60_000);
   const ss = Math.floor((rem % 60_000) / 1000);
   return `${p(y, 4)}-${p(m)}-${p(d)}T${p(hh)}:${p(mi)}:${p(ss)}.${p(rem % 1000, 3)}Z`;
-}
-
-export function buildEvent<T>(type: EventType, timestampMs: number, data: T): WebhookEvent<T> {
-  if (!(EVENT_TYPES as readonly string[]).includes(type))
-    throw new VellumError('INVALID_ARGUMENT', `unknown event type ${type}`);
-  return { type, timestamp: isoTimestamp(timestampMs), data };
-}
-
-/** The exact body bytes to sign and send. */
-export function serializeEvent(event: WebhookEvent): Buffer {
-  return Buffer.from(JSON.stringify(event), 'utf8');
 }
 
 /** A signer's identity as carried in payloads: raw values, no escaping. */
@@ -252,23 +234,11 @@ export function buildIdentityEvent(
   ctx: EntryContext,
   timestampMs: number,
 ): BuiltEvent<IdentityEventData> {
-  const event = buildEvent(outcome.eventType, timestampMs, identityEventData(outcome, identity, ctx));
-  return {
-    id: eventId(ctx.logOrigin, ctx.index, outcome.ruleId, outcome.eventType),
-    event,
-    body: serializeEvent(event),
+  const event: WebhookEvent<IdentityEventData> = {
+    type: outcome.eventType,
+    timestamp: isoTimestamp(timestampMs),
+    data: identityEventData(outcome, identity, ctx),
   };
-}
-
-/** Any other event (log.tamper, monitor.*): caller-provided data, same id scheme. */
-export function buildLogEvent<T>(
-  type: EventType,
-  logOrigin: string,
-  index: number | bigint,
-  discriminator: string,
-  timestampMs: number,
-  data: T,
-): BuiltEvent<T> {
-  const event = buildEvent(type, timestampMs, data);
-  return { id: eventId(logOrigin, index, discriminator, type), event, body: serializeEvent(event) };
+  const id = eventId(ctx.logOrigin, ctx.index, outcome.ruleId, outcome.eventType);
+  return { id, event, body: Buffer.from(JSON.stringify(event), 'utf8') };
 }

@@ -4,7 +4,6 @@
  * reason something could not be decoded. Values are raw and capped; never trusted for display.
  */
 
-/** Entry kinds (and their only supported apiVersion) whose identities Vellum extracts. */
 /** Kinds and versions identities are extracted from: v1 bodies, and the Rekor v2 (0.0.2) ones. */
 export const IDENTITY_KINDS = {
   hashedrekord: ['0.0.1', '0.0.2'],

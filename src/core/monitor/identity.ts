@@ -92,6 +92,21 @@ export function extractIdentities(body: Buffer | Uint8Array | object): EntryIden
     if (!digests.includes(d)) digests.push(d);
   };
 
+  // A list of signatures that must not be empty; each one's verifier is taken by `take`.
+  const signatures = (
+    sigs: unknown,
+    path: string,
+    take: (p: string, sig: Record<string, unknown>) => void,
+  ) => {
+    if (!need(Array.isArray(sigs) && sigs.length > 0, path, 'missing or empty') || !Array.isArray(sigs))
+      return;
+    sigs.forEach((sig, i) => {
+      const p = `${path}[${i}]`;
+      if (need(isObject(sig), p, 'not an object') && isObject(sig)) take(p, sig);
+    });
+  };
+  const push = (path: string, value: unknown): number => verifiers.push({ path, value });
+
   // Rekor v2 bodies name a digest by protobuf-specs HashAlgorithm and carry it in base64.
   const v2Digest = (h: unknown): void => {
     if (!isObject(h) || typeof h.algorithm !== 'string' || typeof h.digest !== 'string') return;
@@ -111,10 +126,7 @@ export function extractIdentities(body: Buffer | Uint8Array | object): EntryIden
   const v2Verifier = (path: string, v: unknown): void => {
     const slot = isObject(v) ? (isObject(v.x509Certificate) ? 'x509Certificate' : 'publicKey') : 'publicKey';
     const holder = isObject(v) ? v[slot] : undefined;
-    verifiers.push({
-      path: `${path}.${slot}.rawBytes`,
-      value: isObject(holder) ? holder.rawBytes : undefined,
-    });
+    push(`${path}.${slot}.rawBytes`, isObject(holder) ? holder.rawBytes : undefined);
   };
 
   if (need(isObject(spec), 'spec', 'missing or not an object') && isObject(spec)) {
@@ -128,56 +140,26 @@ export function extractIdentities(body: Buffer | Uint8Array | object): EntryIden
       }
     } else if (k === 'dsse' && apiVersion === '0.0.2') {
       const v2 = spec.dsseV002;
-      const sigs = isObject(v2) ? v2.signatures : undefined;
-      if (
-        need(Array.isArray(sigs) && sigs.length > 0, 'spec.dsseV002.signatures', 'missing or empty') &&
-        Array.isArray(sigs)
-      ) {
-        sigs.forEach((s, i) => {
-          const p = `spec.dsseV002.signatures[${i}]`;
-          if (need(isObject(s), p, 'not an object') && isObject(s)) v2Verifier(`${p}.verifier`, s.verifier);
-        });
-      }
+      signatures(isObject(v2) ? v2.signatures : undefined, 'spec.dsseV002.signatures', (p, sig) =>
+        v2Verifier(`${p}.verifier`, sig.verifier),
+      );
       if (isObject(v2)) v2Digest(v2.payloadHash);
     } else if (k === 'hashedrekord') {
       const sig = spec.signature;
       const pk = isObject(sig) ? sig.publicKey : undefined;
-      if (need(isObject(pk), 'spec.signature.publicKey', 'missing') && isObject(pk)) {
-        verifiers.push({ path: 'spec.signature.publicKey.content', value: pk.content });
-      }
+      if (need(isObject(pk), 'spec.signature.publicKey', 'missing') && isObject(pk))
+        push('spec.signature.publicKey.content', pk.content);
       if (isObject(spec.data)) digest(spec.data.hash);
     } else if (k === 'dsse') {
-      const sigs = spec.signatures;
-      if (
-        need(Array.isArray(sigs) && sigs.length > 0, 'spec.signatures', 'missing or empty') &&
-        Array.isArray(sigs)
-      ) {
-        sigs.forEach((s, i) => {
-          if (need(isObject(s), `spec.signatures[${i}]`, 'not an object') && isObject(s)) {
-            verifiers.push({ path: `spec.signatures[${i}].verifier`, value: s.verifier });
-          }
-        });
-      }
+      signatures(spec.signatures, 'spec.signatures', (p, sig) => push(`${p}.verifier`, sig.verifier));
       digest(spec.payloadHash);
       digest(spec.envelopeHash);
     } else {
       const c = spec.content;
       const env = isObject(c) ? c.envelope : undefined;
-      const sigs = isObject(env) ? env.signatures : undefined;
-      if (
-        need(
-          Array.isArray(sigs) && sigs.length > 0,
-          'spec.content.envelope.signatures',
-          'missing or empty',
-        ) &&
-        Array.isArray(sigs)
-      ) {
-        sigs.forEach((s, i) => {
-          if (need(isObject(s), `spec.content.envelope.signatures[${i}]`, 'not an object') && isObject(s)) {
-            verifiers.push({ path: `spec.content.envelope.signatures[${i}].publicKey`, value: s.publicKey });
-          }
-        });
-      }
+      signatures(isObject(env) ? env.signatures : undefined, 'spec.content.envelope.signatures', (p, sig) =>
+        push(`${p}.publicKey`, sig.publicKey),
+      );
       if (isObject(c)) {
         digest(c.payloadHash);
         digest(c.hash);
@@ -315,28 +297,4 @@ export function getExtension(cert: CertificateIdentity, nameOrOid: string): Exte
 /** Subject values (SANs that are identities: email, URI, DNS, IP, Fulcio OtherName .1.7). */
 export function subjectSans(cert: CertificateIdentity): SanValue[] {
   return cert.sans.filter((s) => s.type !== 'otherName' || s.oid === OID_FULCIO_OTHERNAME_SAN);
-}
-
-/**
- * Keys for an identity index (issuer+subject, repository id, fingerprint), lowercased where the
- * value is case-insensitive. Malformed values are left out (they are reported separately).
- */
-export function identityIndexKeys(identity: EntryIdentity): string[] {
-  const keys = new Set<string>();
-  for (const s of identity.signers) {
-    if (s.publicKeySha256) keys.add(`fingerprint:sha256:${s.publicKeySha256}`);
-    const c = s.certificate;
-    if (!c) continue;
-    keys.add(`fingerprint:sha256:${c.sha256}`);
-    if (!c.parsed) continue;
-    const issuer = c.issuer.value ?? '';
-    for (const san of subjectSans(c)) {
-      if (san.malformed === undefined) keys.add(`subject:${issuer}\n${san.value}`);
-    }
-    for (const oid of [`${FULCIO_ARC}.15`, `${FULCIO_ARC}.17`]) {
-      const e = c.extensions.find((x) => x.oid === oid);
-      if (e && e.malformed === undefined) keys.add(`${e.name}:${e.value}`);
-    }
-  }
-  return [...keys];
 }

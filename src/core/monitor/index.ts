@@ -4,13 +4,10 @@
  * of its own: the Nest monitor module wires these to storage, the outbox and HTTP.
  */
 export * from './identity';
+export * from './index-keys';
 export * from './rules';
 export * from './evaluate';
 export * from './events';
 export * from './webhook-signature';
 export * from './delivery';
 export * from './ssrf';
-export { compileRegex, compileGlob, unescapedHostDots, REGEX_LIMITS } from './regex';
-export type { Pattern } from './regex';
-export { FULCIO_ARC, FULCIO_FIELDS, fulcioField, fulcioFieldByName } from '../x509';
-export type { FulcioField } from '../x509';

@@ -53,6 +53,14 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], pat
   }
 }
 
+/** `v` if it is one of `allowed`; else `fallback`, and an error unless `v` is absent. */
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], fallback: T, path: string, ctx: Ctx): T {
+  if (v === undefined) return fallback;
+  if ((allowed as readonly unknown[]).includes(v)) return v as T;
+  ctx.errors.push({ path, message: `must be one of ${allowed.join(', ')}` });
+  return fallback;
+}
+
 const NAME_RE = /^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$/;
 const NOTIFY_RE = /^[a-z][a-z0-9-]{0,31}:[^\s]{1,200}$/;
 
@@ -111,18 +119,8 @@ function parseRuleAt(raw: unknown, path: string, ctx: Ctx): IdentityRule | undef
   checkKeys(spec, ['scope', 'expect', 'action', 'severity', 'notify', 'backfill'], sPath, ctx);
   const scope = parseItems(spec.scope, join(sPath, 'scope'), ctx);
   const expect = spec.expect === undefined ? undefined : parseItems(spec.expect, join(sPath, 'expect'), ctx);
-  let action: RuleAction = 'alert';
-  if (spec.action !== undefined) {
-    if (!(ACTIONS as readonly unknown[]).includes(spec.action)) {
-      ctx.errors.push({ path: join(sPath, 'action'), message: `must be one of ${ACTIONS.join(', ')}` });
-    } else action = spec.action as RuleAction;
-  }
-  let severity: Severity = 'medium';
-  if (spec.severity !== undefined) {
-    if (!(SEVERITIES as readonly unknown[]).includes(spec.severity)) {
-      ctx.errors.push({ path: join(sPath, 'severity'), message: `must be one of ${SEVERITIES.join(', ')}` });
-    } else severity = spec.severity as Severity;
-  }
+  const action = oneOf<RuleAction>(spec.action, ACTIONS, 'alert', join(sPath, 'action'), ctx);
+  const severity = oneOf<Severity>(spec.severity, SEVERITIES, 'medium', join(sPath, 'severity'), ctx);
   const notify: string[] = [];
   if (spec.notify !== undefined) {
     const nPath = join(sPath, 'notify');
@@ -317,11 +315,4 @@ export function parseRulesYaml(text: string): { rules: IdentityRule[]; warnings:
 /** Parses JSON rules (object or list); throws VellumError INVALID_ARGUMENT (details.errors) if any is invalid. */
 export function parseRules(input: unknown): { rules: IdentityRule[]; warnings: RuleIssue[] } {
   return orThrow(validateRules(input));
-}
-
-/** Parses exactly one JSON rule (the admin API's create/update body). */
-export function parseRule(input: unknown): { rule: IdentityRule; warnings: RuleIssue[] } {
-  if (Array.isArray(input)) throw new VellumError('INVALID_ARGUMENT', 'expected one rule object, got a list');
-  const { rules, warnings } = parseRules(input);
-  return { rule: rules[0]!, warnings };
 }

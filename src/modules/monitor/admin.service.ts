@@ -19,7 +19,7 @@ import {
 import { DeliveryRepository } from './repositories/delivery.repository';
 import { ExpectationRepository, type ExpectationRecord } from './repositories/expectation.repository';
 import { WebhookRepository, type WebhookRecord } from './repositories/webhook.repository';
-import { checkWebhookUrl, defaultResolveHost } from './webhook-client';
+import { checkWebhookUrl } from './webhook-client';
 
 function obj(body: unknown, what = 'request body'): Record<string, unknown> {
   if (body === undefined || body === null) return {};
@@ -216,11 +216,7 @@ export class MonitorAdminService {
       throw badRequest('url is not a valid absolute URL');
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw badRequest('url must be http(s)');
-    const dest = await checkWebhookUrl(
-      url,
-      this.config.webhookAllowPrivate,
-      this.options.resolveHost ?? defaultResolveHost,
-    );
+    const dest = await checkWebhookUrl(url, this.config.webhookAllowPrivate, this.options.resolveHost);
     if (dest.refused !== undefined)
       throw badRequest(
         `destination refused: ${dest.refused}${this.config.webhookAllowPrivate ? '' : ' (set WEBHOOK_ALLOW_PRIVATE=true to allow private and loopback receivers)'}`,
@@ -287,6 +283,8 @@ export class MonitorAdminService {
   }
 }
 
+// The views below are only ever sent as JSON, which leaves out fields that are undefined.
+
 /** Public view of an endpoint: never the secret. */
 export function webhookView(w: WebhookRecord): Record<string, unknown> {
   return {
@@ -294,11 +292,11 @@ export function webhookView(w: WebhookRecord): Record<string, unknown> {
     name: w.name,
     url: w.url,
     eventTypes: w.eventTypes,
-    ...(w.description !== undefined ? { description: w.description } : {}),
+    description: w.description,
     enabled: w.enabled,
-    ...(w.disabledReason !== undefined ? { disabledReason: w.disabledReason } : {}),
-    ...(w.disabledAt !== undefined ? { disabledAt: new Date(w.disabledAt).toISOString() } : {}),
-    createdAt: new Date(w.createdAt).toISOString(),
+    disabledReason: w.disabledReason,
+    disabledAt: iso(w.disabledAt),
+    createdAt: iso(w.createdAt),
   };
 }
 
@@ -315,8 +313,8 @@ export function alertSummaryView(a: AlertRecord): Record<string, unknown> {
     action: a.action,
     expected: a.expected,
     status: a.status,
-    ...(a.entryIndex !== undefined ? { logIndex: a.entryIndex } : {}),
-    ...(a.uuid !== undefined ? { uuid: a.uuid } : {}),
+    logIndex: a.entryIndex,
+    uuid: a.uuid,
     summary: a.summary,
     source: a.source,
     createdAt: iso(a.createdAt),
@@ -337,8 +335,8 @@ export function alertSummaryView(a: AlertRecord): Record<string, unknown> {
 export function alertView(a: AlertRecord): Record<string, unknown> {
   return {
     ...alertSummaryView(a),
-    ...(a.ruleDigest !== undefined ? { ruleDigest: a.ruleDigest } : {}),
-    ...(a.leafHash !== undefined ? { leafHash: a.leafHash } : {}),
+    ruleDigest: a.ruleDigest,
+    leafHash: a.leafHash,
     identity: a.identity,
     reasons: a.reasons,
     evidence: a.evidence ?? null,
@@ -349,11 +347,11 @@ export function alertView(a: AlertRecord): Record<string, unknown> {
 export function expectationView(e: ExpectationRecord): Record<string, unknown> {
   return {
     id: e.id,
-    ...(e.runInvocationUri !== undefined ? { runInvocationUri: e.runInvocationUri } : {}),
-    ...(e.digest !== undefined ? { digest: e.digest } : {}),
-    ...(e.ruleId !== undefined ? { rule: e.ruleId } : {}),
-    ...(e.note !== undefined ? { note: e.note } : {}),
-    ...(e.expiresAt !== undefined ? { expiresAt: iso(e.expiresAt) } : {}),
+    runInvocationUri: e.runInvocationUri,
+    digest: e.digest,
+    rule: e.ruleId,
+    note: e.note,
+    expiresAt: iso(e.expiresAt),
     createdAt: iso(e.createdAt),
   };
 }

@@ -3,6 +3,7 @@ import { verifyInclusion } from '../../core/merkle/verify';
 import {
   buildIdentityEvent,
   evaluate,
+  identityIndexKeys,
   type EntryIdentity,
   type Expectation,
   type IdentityRule,
@@ -12,7 +13,7 @@ import type { SignedCheckpoint, StoredEntry } from '../log/log.types';
 import { LogIdentity } from '../identity/log-identity';
 import { VellumDatabase, type SqlTx } from '../storage/database';
 import { DeliveryService } from './delivery.service';
-import { monitorIndexKeys, safeExtract, type AlertEvidence, type SerializedEvent } from './monitor-events';
+import { safeExtract, type AlertEvidence, type SerializedEvent } from './monitor-events';
 import { AlertRepository, type NewAlert } from './repositories/alert.repository';
 import { ExpectationRepository, type ExpectationRecord } from './repositories/expectation.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
@@ -41,13 +42,14 @@ export function logAlert(
   };
 }
 
+/** The core reads an absent field and an undefined one alike. */
 function toCoreExpectations(list: readonly ExpectationRecord[]): Expectation[] {
   return list.map((e) => ({
     id: e.id,
-    ...(e.runInvocationUri !== undefined ? { runInvocationUri: e.runInvocationUri } : {}),
-    ...(e.digest !== undefined ? { digest: e.digest } : {}),
-    ...(e.ruleId !== undefined ? { rule: e.ruleId } : {}),
-    ...(e.expiresAt !== undefined ? { expiresAtMs: e.expiresAt } : {}),
+    runInvocationUri: e.runInvocationUri,
+    digest: e.digest,
+    rule: e.ruleId,
+    expiresAtMs: e.expiresAt,
   }));
 }
 
@@ -81,7 +83,7 @@ export class AlertWriter {
     const keys: Array<[string, number]> = [];
     for (const entry of entries) {
       const identity = safeExtract(entry.body, entry.kind, entry.apiVersion);
-      for (const k of monitorIndexKeys(identity)) keys.push([k, entry.index]);
+      for (const k of identityIndexKeys(identity)) keys.push([k, entry.index]);
       if (rules.length > 0)
         alerts.push(...(await this.forEntry(entry, identity, rules, expectations, now, cp, source)));
     }

@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { parseRules, type IdentityRule } from '../../core/monitor';
+import { candidateKeys, parseRules, type IdentityRule } from '../../core/monitor';
 import { LogReader } from '../log/log-reader.service';
 import type { StoredEntry } from '../log/log.types';
 import { VellumDatabase } from '../storage/database';
 import { AlertWriter } from './alert-writer';
 import { badRequest, notFound } from './monitor-errors';
-import { candidateKeys } from './monitor-events';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
 import {

@@ -10,6 +10,7 @@ import { VellumDatabase } from '../storage/database';
 import { DeliveryQueue, type DeliveryJobData, type ScheduledRow } from './delivery-queue';
 import { MONITOR_CONFIG, type MonitorConfig } from './monitor.config';
 import { MONITOR_OPTIONS, type MonitorOptions } from './monitor.options';
+import { PollingLoop } from './polling-loop';
 import { DeliveryRepository, type DeliveryRow, type OutboxRow } from './repositories/delivery.repository';
 import { WebhookRepository, type WebhookRecord } from './repositories/webhook.repository';
 import { postWebhook, type PostResult } from './webhook-client';
@@ -51,10 +52,9 @@ interface AttemptOutcome {
  * leased; it is retried once the lease lapses.
  *
  * Without REDIS_URL due rows are polled. With it, each row's next attempt is a BullMQ job
- * (DeliveryQueue) run by a worker in every monitor process; a sweep of the table adds the job of
- * any due row that has none (a crash between commit and enqueue, Redis losing its data), and
- * while Redis is unreachable the sweep delivers due rows from the table itself, so an outage
- * delays deliveries by at most the poll interval and loses none.
+ * (DeliveryQueue, which says why losing Redis loses no event); while Redis is unreachable the
+ * sweep delivers due rows from the table itself, so an outage delays deliveries by at most the
+ * poll interval.
  */
 @Injectable()
 export class DeliveryService {
@@ -62,10 +62,11 @@ export class DeliveryService {
   private readonly redisLog = rateLimitedLog(this.logger);
   private readonly now: () => number;
   private readonly random: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private stopped = true;
-  private again = false;
+  private readonly loop = new PollingLoop(
+    async () => (this.queue !== undefined ? await this.sweep(this.queue) : await this.tick()) > 0,
+    () => (this.queue !== undefined && this.redisHealthy ? this.config.webhookSweepMs : this.nextWakeMs()),
+    (e) => this.logger.error(`delivery pass failed: ${(e as Error).message}`),
+  );
   private readonly inFlight = new Set<Promise<unknown>>();
   private queue: DeliveryQueue | undefined;
   /** False after a Redis command failed, until one succeeds: the table is polled meanwhile. */
@@ -85,23 +86,19 @@ export class DeliveryService {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? secureRandom;
     if (metrics !== undefined) {
-      const r = metrics.registry;
-      this.attemptsMetric =
-        (r.getSingleMetric('vellum_monitor_webhook_attempts_total') as Counter<'path' | 'outcome'>) ??
-        new Counter({
-          name: 'vellum_monitor_webhook_attempts_total',
-          help: 'Webhook delivery attempts by path (queue: a BullMQ job; database: the outbox poll) and outcome',
-          labelNames: ['path', 'outcome'] as const,
-          registers: [r],
-        });
-      this.sweepMetric =
-        (r.getSingleMetric('vellum_monitor_webhook_jobs_enqueued_total') as Counter<'reason'>) ??
-        new Counter({
-          name: 'vellum_monitor_webhook_jobs_enqueued_total',
-          help: 'BullMQ delivery jobs added by the outbox sweep (new: first attempt; recovered: the job was missing)',
-          labelNames: ['reason'] as const,
-          registers: [r],
-        });
+      const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+        (metrics.registry.getSingleMetric(name) as Counter<L> | undefined) ??
+        new Counter({ name, help, labelNames, registers: [metrics.registry] });
+      this.attemptsMetric = counter(
+        'vellum_monitor_webhook_attempts_total',
+        'Webhook delivery attempts by path (queue: a BullMQ job; database: the outbox poll) and outcome',
+        ['path', 'outcome'],
+      );
+      this.sweepMetric = counter(
+        'vellum_monitor_webhook_jobs_enqueued_total',
+        'BullMQ delivery jobs added by the outbox sweep (new: first attempt; recovered: the job was missing)',
+        ['reason'],
+      );
     }
   }
 
@@ -120,8 +117,7 @@ export class DeliveryService {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
+    if (this.loop.active) return;
     if (this.config.redisUrl !== undefined) {
       this.queue = new DeliveryQueue({
         url: this.config.redisUrl,
@@ -131,18 +127,17 @@ export class DeliveryService {
       });
       this.queue.start((job, token) => this.processJob(job, token));
     }
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    const pass = this.loop.stop();
     const q = this.queue;
     this.queue = undefined;
     // The worker finishes the jobs it runs (their attempts get recorded) before disconnecting.
     await q?.close();
-    while (this.running || this.inFlight.size > 0) {
+    await pass;
+    while (this.inFlight.size > 0) {
       await Promise.allSettled([...this.inFlight]);
       await sleep(5);
     }
@@ -150,39 +145,7 @@ export class DeliveryService {
 
   /** Look at the outbox now (new alerts were queued). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.loopOnce();
-    }, ms);
-  }
-
-  private async loopOnce(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    let worked = 0;
-    try {
-      worked = this.queue !== undefined ? await this.sweep(this.queue) : await this.tick();
-    } catch (e) {
-      this.logger.error(`delivery pass failed: ${(e as Error).message}`);
-    } finally {
-      this.running = false;
-    }
-    const again = this.again;
-    this.again = false;
-    if (again || worked > 0) this.schedule(0);
-    else if (this.queue !== undefined && this.redisHealthy) this.schedule(this.config.webhookSweepMs);
-    else this.schedule(this.nextWakeMs());
+    this.loop.kick();
   }
 
   private nextWakeMs(): number {
@@ -324,7 +287,7 @@ export class DeliveryService {
       result = await postWebhook(endpoint.url, row.body, headers, {
         timeoutMs: this.config.webhookTimeoutMs,
         allowPrivate: this.config.webhookAllowPrivate,
-        ...(this.options.resolveHost ? { resolveHost: this.options.resolveHost } : {}),
+        resolveHost: this.options.resolveHost,
       });
     } catch (e) {
       result = { error: (e as Error).message, durationMs: 0 };

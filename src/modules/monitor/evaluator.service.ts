@@ -94,10 +94,8 @@ export class EvaluatorService {
   }
 
   /**
-   * One batch: at most MONITOR_BATCH_SIZE entries, one LogFollower step over the database. The
-   * follower proves the batch in the latest checkpoint, the consumer evaluates it, and the
-   * position store writes cursor, identity index and alerts in ONE transaction (compare-and-set on
-   * the cursor), so a crash or restart re-evaluates an uncommitted batch and never skips one.
+   * One batch: at most MONITOR_BATCH_SIZE entries, one LogFollower step over the database (the
+   * follower proves it, the consumer evaluates it, the store commits it as the class comment says).
    */
   async tick(): Promise<TickResult> {
     if (this.inconsistent !== undefined) return { processed: 0, alerts: 0, inconsistent: this.inconsistent };
@@ -198,11 +196,12 @@ export class EvaluatorService {
   ): Promise<TickResult> {
     this.inconsistent = reason;
     this.logger.error(`log.inconsistent: ${reason}; the monitor cursor stays at ${cursor.nextIndex}`);
+    const previous = cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {};
     const ev = logEvent('log.inconsistent', this.log.origin, cp.size, now, {
       logOrigin: this.log.origin,
       reason,
       checkpoint: cp.note,
-      ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
+      ...previous,
       cursor: cursor.nextIndex,
     });
     const inserted = await this.alerts.commit(
@@ -211,10 +210,7 @@ export class EvaluatorService {
           severity: 'critical',
           summary: `log.inconsistent at ${this.log.origin} size ${cp.size}: ${reason}`,
           reasons: [{ code: 'log-inconsistent', message: reason }],
-          evidence: {
-            checkpoint: cp.note,
-            ...(cursor.checkpointNote !== undefined ? { previousCheckpoint: cursor.checkpointNote } : {}),
-          },
+          evidence: { checkpoint: cp.note, ...previous },
         }),
       ],
       now,
@@ -225,11 +221,7 @@ export class EvaluatorService {
   /** monitor.lagging once per episode (cursor more than N entries or T seconds behind). */
   private async checkLag(cursor: Cursor, cp: SignedCheckpoint, now: number): Promise<number> {
     const behind = cp.size - cursor.nextIndex;
-    let ageSeconds = 0;
-    if (behind > 0) {
-      const next = await this.reader.getByIndex(cursor.nextIndex);
-      if (next !== null) ageSeconds = Math.max(0, Math.floor(now / 1000) - next.integratedTime);
-    }
+    const ageSeconds = (behind > 0 ? await this.ageSeconds(cursor, now) : 0) ?? 0;
     const lagging = behind > this.config.lagEntries || ageSeconds > this.config.lagSeconds;
     const episode = await this.state.getState(LAG_EPISODE);
     if (!lagging) {
@@ -273,6 +265,12 @@ export class EvaluatorService {
     return inserted ? 1 : 0;
   }
 
+  /** How long the oldest entry not evaluated yet has waited (undefined if it cannot be read). */
+  private async ageSeconds(cursor: Cursor, now: number): Promise<number | undefined> {
+    const next = await this.reader.getByIndex(cursor.nextIndex);
+    return next === null ? undefined : Math.max(0, Math.floor(now / 1000) - next.integratedTime);
+  }
+
   /** Cursor and lag, for the status endpoint and metrics. */
   async status(): Promise<{
     cursor: number;
@@ -287,10 +285,7 @@ export class EvaluatorService {
     let lagSeconds: number | undefined;
     try {
       treeSize = (await this.reader.latestCheckpoint()).size;
-      if (treeSize > cursor.nextIndex) {
-        const next = await this.reader.getByIndex(cursor.nextIndex);
-        if (next !== null) lagSeconds = Math.max(0, Math.floor(this.now() / 1000) - next.integratedTime);
-      } else lagSeconds = 0;
+      lagSeconds = treeSize > cursor.nextIndex ? await this.ageSeconds(cursor, this.now()) : 0;
     } catch {
       treeSize = undefined;
     }

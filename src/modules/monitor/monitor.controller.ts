@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { validateRules } from '../../core/monitor';
 import { AdminAuthGuard } from './admin-auth';
 import {
   MonitorAdminService,
@@ -83,10 +84,10 @@ function backfillView(b: BackfillRecord): Record<string, unknown> {
     progress:
       b.toIndex === b.fromIndex ? 1 : Math.min(1, (b.nextIndex - b.fromIndex) / (b.toIndex - b.fromIndex)),
     alerts: b.alerts,
-    ...(b.error !== undefined ? { error: b.error } : {}),
+    error: b.error,
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
-    ...(b.finishedAt !== undefined ? { finishedAt: iso(b.finishedAt) } : {}),
+    finishedAt: iso(b.finishedAt),
   };
 }
 
@@ -131,7 +132,7 @@ export class MonitorController {
   @Get('rules')
   @Operation('listMonitorRules')
   async listRules(@Res() reply: FastifyReply): Promise<void> {
-    send(reply, 200, { rules: (await this.rules.list()).map(ruleView) });
+    send(reply, 200, { rules: (await this.ruleRepo.list()).map(ruleView) });
   }
 
   @Post('rules')
@@ -149,7 +150,7 @@ export class MonitorController {
   @Post('rules/validate')
   @Operation('validateMonitorRules')
   validateRules(@Body() body: unknown, @Res() reply: FastifyReply): void {
-    const v = this.rules.validate(body);
+    const v = validateRules(body);
     send(reply, 200, {
       valid: v.errors.length === 0,
       errors: v.errors,
@@ -192,10 +193,10 @@ export class MonitorController {
         endpoint: d.endpointId,
         status: d.status,
         attempts: d.attempts,
-        ...(d.lastStatus !== undefined ? { lastStatus: d.lastStatus } : {}),
-        ...(d.lastError !== undefined ? { lastError: d.lastError } : {}),
+        lastStatus: d.lastStatus,
+        lastError: d.lastError,
         ...(d.status === 'pending' ? { nextAttemptAt: iso(d.nextAttemptAt) } : {}),
-        ...(d.deliveredAt !== undefined ? { deliveredAt: iso(d.deliveredAt) } : {}),
+        deliveredAt: iso(d.deliveredAt),
       })),
       audit: (await this.alerts.auditLog(id)).map((x) => ({ ...x, at: iso(x.at) })),
     });

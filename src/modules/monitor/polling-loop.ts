@@ -1,12 +1,13 @@
 /**
- * A background pass repeated until stopped: again at once while passes find work, after
- * `idleMs` when one finds none or fails. At most one pass runs at a time, and stop() waits for
- * the running one, so a shutdown never cuts a transaction in half.
+ * A background pass repeated until stopped: again at once while passes find work or after a
+ * kick, after `idleMs` when one finds none or fails. At most one pass runs at a time, and stop()
+ * waits for the running one, so a shutdown never cuts a transaction in half.
  */
 export class PollingLoop {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private running: Promise<void> | undefined;
+  private again = false;
 
   constructor(
     /** One pass; resolves true when it did work (so the next pass should follow at once). */
@@ -14,6 +15,10 @@ export class PollingLoop {
     private readonly idleMs: () => number,
     private readonly onError: (e: unknown) => void,
   ) {}
+
+  get active(): boolean {
+    return !this.stopped;
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -28,9 +33,13 @@ export class PollingLoop {
     await this.running;
   }
 
-  /** Run a pass now instead of at the next wake-up; a pass already running is left alone. */
+  /** Run a pass now instead of at the next wake-up; a pass already running is followed by one at once. */
   kick(): void {
-    if (this.stopped || this.running) return;
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.schedule(0);
   }
@@ -50,6 +59,8 @@ export class PollingLoop {
     } catch (e) {
       this.onError(e);
     }
-    this.schedule(worked ? 0 : this.idleMs());
+    const again = this.again;
+    this.again = false;
+    this.schedule(worked || again ? 0 : this.idleMs());
   }
 }

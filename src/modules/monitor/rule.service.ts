@@ -166,7 +166,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     let added: IdentityRule[] = [];
     try {
       added = await this.db.transaction(async (tx) => {
-        const existing = await this.ruleRepo.txList(tx);
+        const existing = await this.ruleRepo.list(tx);
         const clash = v.rules.find((r) => existing.some((e) => e.name === r.id && e.source === 'api'));
         if (clash)
           throw conflict(`rule '${clash.id}' in the rules file is already defined through the admin API`);
@@ -244,10 +244,6 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     return this.compiled;
   }
 
-  get activeVersion(): number {
-    return this.version;
-  }
-
   async refresh(force: boolean): Promise<void> {
     const v = await this.ruleRepo.version();
     if (!force && v === this.version) return;
@@ -265,19 +261,10 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     this.version = v;
   }
 
-  async list(): Promise<StoredRule[]> {
-    return this.ruleRepo.list();
-  }
-
   async get(name: string): Promise<StoredRule> {
     const r = await this.ruleRepo.get(name);
     if (!r) throw notFound(`rule '${name}'`);
     return r;
-  }
-
-  /** Validates without storing (dry run for the admin API). */
-  validate(input: unknown): ReturnType<typeof validateRules> {
-    return validateRules(input);
   }
 
   /** Creates one rule from the admin API; 400 with the core's errors, 409 if the name exists. */
@@ -298,7 +285,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
     const rule = v.rules[0]!;
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      const existing = await this.ruleRepo.txGet(tx, rule.id);
+      const existing = await this.ruleRepo.get(rule.id, tx);
       if (existing) throw conflict(`a rule named '${rule.id}' already exists (source: ${existing.source})`);
       await this.ruleRepo.upsert(tx, rule.id, 'api', rule.document, rule.digest, now);
       await this.ruleRepo.bumpVersion(tx);
@@ -310,7 +297,7 @@ export class RuleService implements OnApplicationBootstrap, OnApplicationShutdow
 
   async remove(name: string): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const existing = await this.ruleRepo.txGet(tx, name);
+      const existing = await this.ruleRepo.get(name, tx);
       if (!existing) throw notFound(`rule '${name}'`);
       if (existing.source === 'file')
         throw conflict(`rule '${name}' comes from the rules file; remove it there`);

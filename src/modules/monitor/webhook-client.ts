@@ -26,7 +26,6 @@ export interface PostOptions {
   readonly timeoutMs: number;
   readonly allowPrivate: boolean;
   readonly resolveHost?: (hostname: string) => Promise<string[]>;
-  readonly userAgent?: string;
 }
 
 export async function defaultResolveHost(hostname: string): Promise<string[]> {
@@ -98,7 +97,7 @@ export async function postWebhook(
       headers: {
         ...headers,
         'content-type': 'application/json',
-        'user-agent': opts.userAgent ?? 'Vellum-Webhooks/0.1',
+        'user-agent': 'Vellum-Webhooks/0.1',
       },
       body,
       timeoutMs: opts.timeoutMs,

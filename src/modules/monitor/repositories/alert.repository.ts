@@ -3,9 +3,9 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { bytes, num, placeholders } from '../../storage/sql';
+import { num } from '../../storage/sql';
 import type { AlertEvidence, MonitorEventType } from '../monitor-events';
-import { optJson, optNum, optStr, type Row } from './columns';
+import { blob, bool, fromRow, insertRow, int, json, opt, str, type RecordOf, type Row } from './columns';
 import { DeliveryRepository } from './delivery.repository';
 import { endpointsFor, type WebhookRecord } from './webhook.repository';
 
@@ -14,55 +14,51 @@ export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', '
 export const RESOLUTIONS = ['expected', 'compromise', 'false_positive'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
-export interface NewAlert {
-  readonly id: string;
-  readonly type: MonitorEventType;
+const ALERT = {
+  id: str(),
+  type: str<MonitorEventType>(),
   /** '' for log-level events. */
-  readonly ruleId: string;
-  readonly ruleDigest?: string;
-  readonly severity: string;
-  readonly action: 'alert' | 'record';
-  readonly expected: boolean;
-  readonly entryIndex?: number;
-  readonly leafHash?: string;
-  readonly uuid?: string;
-  readonly summary: string;
-  readonly identity: unknown;
-  readonly reasons: unknown;
-  readonly evidence?: AlertEvidence | Record<string, unknown>;
+  ruleId: str(),
+  ruleDigest: opt(str()),
+  severity: str(),
+  action: str<'alert' | 'record'>(),
+  expected: bool,
+  status: str<AlertStatus>(),
+  entryIndex: opt(int),
+  leafHash: opt(str()),
+  uuid: opt(str()),
+  summary: str(),
+  identity: json(),
+  reasons: json(),
+  evidence: opt(json<AlertEvidence | Record<string, unknown>>()),
   /** Exact webhook body bytes. */
-  readonly payload: Buffer;
-  readonly source: 'live' | 'backfill' | 'log';
+  payload: blob,
+  source: str<'live' | 'backfill' | 'log'>(),
+  createdAt: int,
+  updatedAt: int,
+  acknowledgedAt: opt(int),
+  acknowledgedBy: opt(str()),
+  resolvedAt: opt(int),
+  resolution: opt(str()),
+  resolutionNote: opt(str()),
+};
+export type AlertRecord = RecordOf<typeof ALERT>;
+
+/** An alert as the evaluator hands it over: no triage state yet. */
+export type NewAlert = Omit<
+  AlertRecord,
+  | 'status'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'acknowledgedAt'
+  | 'acknowledgedBy'
+  | 'resolvedAt'
+  | 'resolution'
+  | 'resolutionNote'
+> & {
   /** Rule's `notify` list (webhook:<name> restricts delivery to those endpoints). */
   readonly notify?: readonly string[];
-}
-
-export interface AlertRecord {
-  readonly id: string;
-  readonly type: string;
-  readonly ruleId: string;
-  readonly ruleDigest?: string;
-  readonly severity: string;
-  readonly action: string;
-  readonly expected: boolean;
-  readonly status: AlertStatus;
-  readonly entryIndex?: number;
-  readonly leafHash?: string;
-  readonly uuid?: string;
-  readonly summary: string;
-  readonly identity: unknown;
-  readonly reasons: unknown;
-  readonly evidence?: unknown;
-  readonly payload: Buffer;
-  readonly source: string;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly acknowledgedAt?: number;
-  readonly acknowledgedBy?: string;
-  readonly resolvedAt?: number;
-  readonly resolution?: string;
-  readonly resolutionNote?: string;
-}
+};
 
 export interface AlertFilter {
   readonly status?: AlertStatus;
@@ -73,41 +69,10 @@ export interface AlertFilter {
   readonly offset: number;
 }
 
-export interface AuditRecord {
-  readonly action: string;
-  readonly actor?: string;
-  readonly detail?: unknown;
-  readonly at: number;
-}
+const AUDIT = { action: str(), actor: opt(str()), detail: opt(json()), at: int };
+export type AuditRecord = RecordOf<typeof AUDIT>;
 
-function alertFromRow(r: Row): AlertRecord {
-  return {
-    id: String(r.id),
-    type: String(r.type),
-    ruleId: String(r.rule_id),
-    ruleDigest: optStr(r.rule_digest),
-    severity: String(r.severity),
-    action: String(r.action),
-    expected: num(r.expected) === 1,
-    status: String(r.status) as AlertStatus,
-    entryIndex: optNum(r.entry_index),
-    leafHash: optStr(r.leaf_hash),
-    uuid: optStr(r.uuid),
-    summary: String(r.summary),
-    identity: JSON.parse(String(r.identity)),
-    reasons: JSON.parse(String(r.reasons)),
-    evidence: optJson(r.evidence),
-    payload: bytes(r.payload),
-    source: String(r.source),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    acknowledgedAt: optNum(r.acknowledged_at),
-    acknowledgedBy: optStr(r.acknowledged_by),
-    resolvedAt: optNum(r.resolved_at),
-    resolution: optStr(r.resolution),
-    resolutionNote: optStr(r.resolution_note),
-  };
-}
+const alertFromRow = (r: Row): AlertRecord => fromRow(ALERT, r);
 
 @Injectable()
 export class AlertRepository {
@@ -123,32 +88,15 @@ export class AlertRepository {
    */
   async insert(tx: SqlTx, a: NewAlert, now: number, endpoints: readonly WebhookRecord[]): Promise<boolean> {
     const deliverable = a.action === 'alert' && !a.expected;
-    const n = await tx.execute(
-      'INSERT INTO monitor_alerts (id, type, rule_id, rule_digest, severity, action, expected, status, entry_index, ' +
-        'leaf_hash, uuid, summary, identity, reasons, evidence, payload, source, created_at, updated_at) ' +
-        `VALUES (${placeholders(19)}) ON CONFLICT (id) DO NOTHING`,
-      [
-        a.id,
-        a.type,
-        a.ruleId,
-        a.ruleDigest ?? null,
-        a.severity,
-        a.action,
-        a.expected ? 1 : 0,
-        deliverable ? 'open' : 'recorded',
-        a.entryIndex ?? null,
-        a.leafHash ?? null,
-        a.uuid ?? null,
-        a.summary,
-        JSON.stringify(a.identity ?? null),
-        JSON.stringify(a.reasons ?? []),
-        a.evidence === undefined ? null : JSON.stringify(a.evidence),
-        a.payload,
-        a.source,
-        now,
-        now,
-      ],
-    );
+    const [sql, params] = insertRow('monitor_alerts', ALERT, {
+      ...a,
+      status: deliverable ? 'open' : 'recorded',
+      identity: a.identity ?? null,
+      reasons: a.reasons ?? [],
+      createdAt: now,
+      updatedAt: now,
+    });
+    const n = await tx.execute(`${sql} ON CONFLICT (id) DO NOTHING`, params);
     if (n !== 1) return false;
     if (deliverable) {
       const enabled = endpoints.filter((x) => x.enabled);
@@ -235,11 +183,6 @@ export class AlertRepository {
       'SELECT action, actor, detail, at FROM monitor_alert_audit WHERE alert_id = ? ORDER BY at, id',
       [alertId],
     );
-    return rows.map((r) => ({
-      action: String(r.action),
-      actor: optStr(r.actor),
-      detail: optJson(r.detail),
-      at: num(r.at),
-    }));
+    return rows.map((r) => fromRow(AUDIT, r));
   }
 }

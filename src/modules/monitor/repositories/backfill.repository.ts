@@ -2,27 +2,27 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { num, placeholders } from '../../storage/sql';
-import { optNum, optStr, type Row } from './columns';
+import { fromRow, insertRow, int, opt, str, type RecordOf, type Row } from './columns';
 
-export interface BackfillRecord {
-  readonly id: string;
-  readonly ruleId: string;
-  readonly fromIndex: number;
-  readonly toIndex: number;
+const BACKFILL = {
+  id: str(),
+  ruleId: str(),
+  fromIndex: int,
+  toIndex: int,
   /** Entries below this were indexed by the evaluator when the job started (index mode reads the index there). */
-  readonly indexedTo: number;
-  readonly mode: 'index' | 'scan';
-  readonly status: 'queued' | 'running' | 'done' | 'failed';
-  readonly nextIndex: number;
-  readonly candidates?: number;
-  readonly processed: number;
-  readonly alerts: number;
-  readonly error?: string;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly finishedAt?: number;
-}
+  indexedTo: int,
+  mode: str<'index' | 'scan'>(),
+  status: str<'queued' | 'running' | 'done' | 'failed'>(),
+  nextIndex: int,
+  candidates: opt(int),
+  processed: int,
+  alerts: int,
+  error: opt(str()),
+  createdAt: int,
+  updatedAt: int,
+  finishedAt: opt(int),
+};
+export type BackfillRecord = RecordOf<typeof BACKFILL>;
 
 export interface BackfillProgress {
   readonly status: BackfillRecord['status'];
@@ -35,51 +35,14 @@ export interface BackfillProgress {
   readonly finished?: boolean;
 }
 
-function backfillFromRow(r: Row): BackfillRecord {
-  return {
-    id: String(r.id),
-    ruleId: String(r.rule_id),
-    fromIndex: num(r.from_index),
-    toIndex: num(r.to_index),
-    indexedTo: num(r.indexed_to),
-    mode: String(r.mode) as BackfillRecord['mode'],
-    status: String(r.status) as BackfillRecord['status'],
-    nextIndex: num(r.next_index),
-    candidates: optNum(r.candidates),
-    processed: num(r.processed),
-    alerts: num(r.alerts),
-    error: optStr(r.error),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    finishedAt: optNum(r.finished_at),
-  };
-}
+const backfillFromRow = (r: Row): BackfillRecord => fromRow(BACKFILL, r);
 
 @Injectable()
 export class BackfillRepository {
   constructor(private readonly db: VellumDatabase) {}
 
   async insert(tx: SqlTx, b: BackfillRecord): Promise<void> {
-    await tx.execute(
-      'INSERT INTO monitor_backfills (id, rule_id, from_index, to_index, indexed_to, mode, status, next_index, candidates, processed, alerts, error, created_at, updated_at) ' +
-        `VALUES (${placeholders(14)})`,
-      [
-        b.id,
-        b.ruleId,
-        b.fromIndex,
-        b.toIndex,
-        b.indexedTo,
-        b.mode,
-        b.status,
-        b.nextIndex,
-        b.candidates ?? null,
-        b.processed,
-        b.alerts,
-        b.error ?? null,
-        b.createdAt,
-        b.updatedAt,
-      ],
-    );
+    await tx.execute(...insertRow('monitor_backfills', BACKFILL, b));
   }
 
   async get(id: string): Promise<BackfillRecord | undefined> {

@@ -5,24 +5,25 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { bytes, num } from '../../storage/sql';
-import { optNum, optStr, type Row } from './columns';
+import { num } from '../../storage/sql';
+import { blob, fromRow, int, opt, str, type RecordOf, type Row } from './columns';
 import { webhookFromRow, type WebhookRecord } from './webhook.repository';
 
-export interface OutboxRow {
-  readonly endpointId: string;
-  readonly eventId: string;
-  readonly eventType: string;
-  readonly body: Buffer;
-  readonly status: 'pending' | 'delivered' | 'failed';
-  readonly attempts: number;
-  readonly nextAttemptAt: number;
-  readonly lockedUntil?: number;
-  readonly lastStatus?: number;
-  readonly lastError?: string;
-  readonly createdAt: number;
-  readonly deliveredAt?: number;
-}
+const OUTBOX = {
+  endpointId: str(),
+  eventId: str(),
+  eventType: str(),
+  body: blob,
+  status: str<'pending' | 'delivered' | 'failed'>(),
+  attempts: int,
+  nextAttemptAt: int,
+  lockedUntil: opt(int),
+  lastStatus: opt(int),
+  lastError: opt(str()),
+  createdAt: int,
+  deliveredAt: opt(int),
+};
+export type OutboxRow = RecordOf<typeof OUTBOX>;
 
 export type DeliveryRow = OutboxRow & { readonly endpoint: WebhookRecord };
 
@@ -42,22 +43,7 @@ export interface DeliveryUpdate {
   readonly deliveredAt?: number;
 }
 
-function outboxFromRow(r: Row): OutboxRow {
-  return {
-    endpointId: String(r.endpoint_id),
-    eventId: String(r.event_id),
-    eventType: String(r.event_type),
-    body: bytes(r.body),
-    status: String(r.status) as OutboxRow['status'],
-    attempts: num(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-    lockedUntil: optNum(r.locked_until),
-    lastStatus: optNum(r.last_status),
-    lastError: optStr(r.last_error),
-    createdAt: num(r.created_at),
-    deliveredAt: optNum(r.delivered_at),
-  };
-}
+const outboxFromRow = (r: Row): OutboxRow => fromRow(OUTBOX, r);
 
 const OUTBOX_WITH_ENDPOINT =
   'SELECT o.*, w.id AS w_id, w.name AS w_name, w.url AS w_url, w.event_types AS w_event_types, w.secret AS w_secret, ' +

@@ -2,48 +2,27 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { num } from '../../storage/sql';
-import { optNum, optStr, type Row } from './columns';
+import { fromRow, insertRow, int, opt, str, type RecordOf, type Row } from './columns';
 
-export interface ExpectationRecord {
-  readonly id: string;
-  readonly runInvocationUri?: string;
-  readonly digest?: string;
-  readonly ruleId?: string;
-  readonly note?: string;
-  readonly expiresAt?: number;
-  readonly createdAt: number;
-}
+const EXPECTATION = {
+  id: str(),
+  runInvocationUri: opt(str()),
+  digest: opt(str()),
+  ruleId: opt(str()),
+  note: opt(str()),
+  expiresAt: opt(int),
+  createdAt: int,
+};
+export type ExpectationRecord = RecordOf<typeof EXPECTATION>;
 
-function expectationFromRow(r: Row): ExpectationRecord {
-  return {
-    id: String(r.id),
-    runInvocationUri: optStr(r.run_invocation_uri),
-    digest: optStr(r.digest),
-    ruleId: optStr(r.rule_id),
-    note: optStr(r.note),
-    expiresAt: optNum(r.expires_at),
-    createdAt: num(r.created_at),
-  };
-}
+const expectationFromRow = (r: Row): ExpectationRecord => fromRow(EXPECTATION, r);
 
 @Injectable()
 export class ExpectationRepository {
   constructor(private readonly db: VellumDatabase) {}
 
   async insert(tx: SqlTx, e: ExpectationRecord): Promise<void> {
-    await tx.execute(
-      'INSERT INTO monitor_expectations (id, run_invocation_uri, digest, rule_id, note, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [
-        e.id,
-        e.runInvocationUri ?? null,
-        e.digest ?? null,
-        e.ruleId ?? null,
-        e.note ?? null,
-        e.expiresAt ?? null,
-        e.createdAt,
-      ],
-    );
+    await tx.execute(...insertRow('monitor_expectations', EXPECTATION, e));
   }
 
   /** All expectations, or only those not expired at `activeAt`; oldest first. */

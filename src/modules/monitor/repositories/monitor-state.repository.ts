@@ -6,8 +6,8 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { bytes, num } from '../../storage/sql';
-import { optStr } from './columns';
+import { num } from '../../storage/sql';
+import { blob, opt, readVia, str } from './columns';
 
 export interface Cursor {
   readonly nextIndex: number;
@@ -34,14 +34,8 @@ const START: Cursor = {
 export class MonitorStateRepository {
   constructor(private readonly db: VellumDatabase) {}
 
-  async getState(key: string): Promise<string | undefined> {
-    const rows = await this.db.read('SELECT value FROM monitor_state WHERE key = ?', [key]);
-    return rows.length === 0 ? undefined : String(rows[0]!.value);
-  }
-
-  /** The value as the transaction sees it (for read-modify-write inside `tx`). */
-  async txGetState(tx: SqlTx, key: string): Promise<string | undefined> {
-    const rows = await tx.query('SELECT value FROM monitor_state WHERE key = ?', [key]);
+  async getState(key: string, tx?: SqlTx): Promise<string | undefined> {
+    const rows = await readVia(this.db, tx)('SELECT value FROM monitor_state WHERE key = ?', [key]);
     return rows.length === 0 ? undefined : String(rows[0]!.value);
   }
 
@@ -64,9 +58,8 @@ export class MonitorStateRepository {
     return {
       nextIndex: num(r.next_index),
       checkpointSize: num(r.checkpoint_size),
-      checkpointRoot:
-        r.checkpoint_root === null || r.checkpoint_root === undefined ? undefined : bytes(r.checkpoint_root),
-      checkpointNote: optStr(r.checkpoint_note),
+      checkpointRoot: opt(blob).read(r.checkpoint_root),
+      checkpointNote: opt(str()).read(r.checkpoint_note),
       compactRange:
         r.compact_range === null || r.compact_range === undefined
           ? []

@@ -5,32 +5,23 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { num } from '../../storage/sql';
-import type { Row } from './columns';
+import { fromRow, int, json, readVia, str, type RecordOf, type Row } from './columns';
 import { MonitorStateRepository } from './monitor-state.repository';
 
 export type RuleSource = 'api' | 'file';
-export interface StoredRule {
-  readonly name: string;
-  readonly source: RuleSource;
-  readonly document: unknown;
-  readonly digest: string;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
+const RULE = {
+  name: str(),
+  source: str<RuleSource>(),
+  document: json(),
+  digest: str(),
+  createdAt: int,
+  updatedAt: int,
+};
+export type StoredRule = RecordOf<typeof RULE>;
 
 const RULES_VERSION = 'rules_version';
 
-function ruleFromRow(r: Row): StoredRule {
-  return {
-    name: String(r.name),
-    source: String(r.source) as RuleSource,
-    document: JSON.parse(String(r.document)),
-    digest: String(r.digest),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+const ruleFromRow = (r: Row): StoredRule => fromRow(RULE, r);
 
 @Injectable()
 export class RuleRepository {
@@ -39,24 +30,14 @@ export class RuleRepository {
     private readonly state: MonitorStateRepository,
   ) {}
 
-  async list(): Promise<StoredRule[]> {
-    const rows = await this.db.read('SELECT * FROM monitor_rules ORDER BY name');
+  async list(tx?: SqlTx): Promise<StoredRule[]> {
+    const rows = await readVia(this.db, tx)('SELECT * FROM monitor_rules ORDER BY name');
     return rows.map(ruleFromRow);
   }
 
-  async get(name: string): Promise<StoredRule | undefined> {
-    const rows = await this.db.read('SELECT * FROM monitor_rules WHERE name = ?', [name]);
+  async get(name: string, tx?: SqlTx): Promise<StoredRule | undefined> {
+    const rows = await readVia(this.db, tx)('SELECT * FROM monitor_rules WHERE name = ?', [name]);
     return rows.length === 0 ? undefined : ruleFromRow(rows[0]!);
-  }
-
-  async txGet(tx: SqlTx, name: string): Promise<StoredRule | undefined> {
-    const rows = await tx.query('SELECT * FROM monitor_rules WHERE name = ?', [name]);
-    return rows.length === 0 ? undefined : ruleFromRow(rows[0]!);
-  }
-
-  async txList(tx: SqlTx): Promise<StoredRule[]> {
-    const rows = await tx.query('SELECT * FROM monitor_rules ORDER BY name');
-    return rows.map(ruleFromRow);
   }
 
   async upsert(
@@ -86,7 +67,7 @@ export class RuleRepository {
   }
 
   async bumpVersion(tx: SqlTx): Promise<void> {
-    const v = await this.state.txGetState(tx, RULES_VERSION);
+    const v = await this.state.getState(RULES_VERSION, tx);
     await this.state.setState(tx, RULES_VERSION, String((v === undefined ? 0 : Number(v)) + 1));
   }
 }

@@ -2,38 +2,24 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlTx } from '../../storage/database';
 import { VellumDatabase } from '../../storage/database';
-import { num } from '../../storage/sql';
-import { optNum, optStr, type Row } from './columns';
+import { bool, fromRow, insertRow, int, json, opt, str, type RecordOf, type Row } from './columns';
 
-export interface WebhookRecord {
-  readonly id: string;
-  readonly name: string;
-  readonly url: string;
-  readonly eventTypes: readonly string[];
-  readonly secret: string;
-  readonly description?: string;
-  readonly enabled: boolean;
-  readonly disabledReason?: string;
-  readonly disabledAt?: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
+const WEBHOOK = {
+  id: str(),
+  name: str(),
+  url: str(),
+  eventTypes: json<string[]>(),
+  secret: str(),
+  description: opt(str()),
+  enabled: bool,
+  disabledReason: opt(str()),
+  disabledAt: opt(int),
+  createdAt: int,
+  updatedAt: int,
+};
+export type WebhookRecord = RecordOf<typeof WEBHOOK>;
 
-export function webhookFromRow(r: Row): WebhookRecord {
-  return {
-    id: String(r.id),
-    name: String(r.name),
-    url: String(r.url),
-    eventTypes: JSON.parse(String(r.event_types)) as string[],
-    secret: String(r.secret),
-    description: optStr(r.description),
-    enabled: num(r.enabled) === 1,
-    disabledReason: optStr(r.disabled_reason),
-    disabledAt: optNum(r.disabled_at),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+export const webhookFromRow = (r: Row): WebhookRecord => fromRow(WEBHOOK, r);
 
 /** Which endpoints get an event: subscribed to its type and, if the rule names webhooks, named. */
 export function endpointsFor(
@@ -57,11 +43,6 @@ export class WebhookRepository {
     return rows.map(webhookFromRow);
   }
 
-  async txList(tx: SqlTx): Promise<WebhookRecord[]> {
-    const rows = await tx.query('SELECT * FROM monitor_webhooks ORDER BY created_at, id');
-    return rows.map(webhookFromRow);
-  }
-
   /** By id or by name. */
   async get(idOrName: string): Promise<WebhookRecord | undefined> {
     const rows = await this.db.read('SELECT * FROM monitor_webhooks WHERE id = ? OR name = ?', [
@@ -78,21 +59,7 @@ export class WebhookRepository {
   }
 
   async insert(tx: SqlTx, w: WebhookRecord): Promise<void> {
-    await tx.execute(
-      'INSERT INTO monitor_webhooks (id, name, url, event_types, secret, description, enabled, created_at, updated_at) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [
-        w.id,
-        w.name,
-        w.url,
-        JSON.stringify(w.eventTypes),
-        w.secret,
-        w.description ?? null,
-        w.enabled ? 1 : 0,
-        w.createdAt,
-        w.updatedAt,
-      ],
-    );
+    await tx.execute(...insertRow('monitor_webhooks', WEBHOOK, w));
   }
 
   async setEnabled(
