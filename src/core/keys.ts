@@ -19,6 +19,7 @@ import { p256 } from '@noble/curves/p256';
 import { ed25519 } from '@noble/curves/ed25519';
 import { VellumError } from './errors';
 import { pemDecodeAll, pemEncode } from './encoding';
+import { signP256Deterministic } from './rfc6979';
 
 export type LogKeyAlgorithm = 'ecdsa-p256' | 'ed25519';
 
@@ -203,12 +204,12 @@ export class LogSigningKey {
   }
 
   /**
-   * RFC 6979 ECDSA (DER, low-S) via @noble/curves, or Ed25519 (deterministic by definition, so
-   * OpenSSL's output is byte-identical to noble's and ~20x faster). Used for checkpoints.
+   * RFC 6979 ECDSA (DER, low-S; rfc6979.ts, the same bytes as @noble/curves), or Ed25519
+   * (deterministic by definition, so OpenSSL's output is byte-identical to noble's and ~20x
+   * faster). Used for checkpoints.
    */
   signDeterministic(data: Uint8Array): Buffer {
     if (this.algorithm === 'ed25519') return cryptoSign(null, data, this.#key);
-    const sig = p256.sign(data, this.#secret, { prehash: true, lowS: true });
-    return Buffer.from(sig.toDERRawBytes());
+    return signP256Deterministic(this.#secret, data);
   }
 }

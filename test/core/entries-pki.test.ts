@@ -237,6 +237,17 @@ test('parseSpki re-encodes exactly what OpenSSL emits, and its lazy KeyObject is
   const offCurve = Buffer.from(ec);
   offCurve[offCurve.length - 1]! ^= 1;
   assert.throws(() => parseSpki(offCurve), { message: 'x509: invalid elliptic curve public key' });
+  // Valid points are remembered: a second parse of the same key gives the same key, and the
+  // off-curve neighbour of a remembered point (one bit apart) is still refused, before and after.
+  assert.ok(parseSpki(ec).publicBytes.equals(parseSpki(ec).publicBytes));
+  assert.throws(() => parseSpki(offCurve), { message: 'x509: invalid elliptic curve public key' });
+  for (let i = 0; i < 1100; i++) {
+    parseSpki(
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }),
+    );
+  }
+  assert.ok(parseSpki(ec).spki.equals(ec), 'still parsed after being forgotten');
+  assert.throws(() => parseSpki(offCurve), { message: 'x509: invalid elliptic curve public key' });
   assert.throws(() => parseSpki(Buffer.concat([ec, Buffer.from([0])])), {
     message: 'x509: failed to parse public key',
   });

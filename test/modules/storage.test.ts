@@ -74,6 +74,30 @@ async function checkDatabase(tdb: TestDb): Promise<void> {
     );
     assert.equal((await db.read("SELECT key FROM meta WHERE key LIKE 'c%'")).length, 5);
 
+    // execute() counts changed rows; a statement that fails (a duplicate key) rolls back the
+    // statements before it in the same transaction, and the next transaction starts cleanly.
+    assert.equal(
+      await db.transaction((tx) => tx.execute("UPDATE meta SET value = 'y' WHERE key LIKE 'c%'")),
+      5,
+    );
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO meta (key, value) VALUES (?, ?)', ['k3', 'v3']);
+        await tx.execute('INSERT INTO meta (key, value) VALUES (?, ?)', ['c0', 'again']);
+      }),
+    );
+    assert.deepEqual(await db.read('SELECT value FROM meta WHERE key = ?', ['k3']), []);
+    assert.deepEqual(
+      await db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO meta (key, value) VALUES (?, ?)', ['k4', 'v4']);
+        return tx.query('SELECT key, value FROM meta WHERE key IN (?, ?) ORDER BY key', ['c0', 'k4']);
+      }),
+      [
+        { key: 'c0', value: 'y' },
+        { key: 'k4', value: 'v4' },
+      ],
+    );
+
     // 64-bit columns round-trip as numbers beyond 2^32.
     const big = 2 ** 40 + 7;
     await db.transaction((tx) =>

@@ -124,6 +124,27 @@ function withLazyKeyObject(key: Omit<ArtifactKey, 'keyObject'>): ArtifactKey {
 }
 
 /**
+ * Points already found on their curve. The check (coordinates decoded to bigints, the curve
+ * equation evaluated) cost about a sixth of a verification worker's time per entry, and a log
+ * sees the same few signing keys over and over. Only points that passed are remembered, so a refusal is always
+ * recomputed and its answer never depends on what came before. Bounded, oldest forgotten first.
+ */
+const VALID_POINTS_MAX = 1024;
+const validPoints = new Set<string>();
+
+function requireCurvePoint(curve: EcCurve, point: Buffer): void {
+  const key = curve + point.toString('latin1');
+  if (validPoints.has(key)) return;
+  try {
+    NOBLE_CURVES[curve].ProjectivePoint.fromHex(point).assertValidity();
+  } catch {
+    throw certificateError('x509: invalid elliptic curve public key');
+  }
+  if (validPoints.size >= VALID_POINTS_MAX) validPoints.delete(validPoints.values().next().value as string);
+  validPoints.add(key);
+}
+
+/**
  * Parses a DER SubjectPublicKeyInfo like Go's `x509.ParsePKIXPublicKey`, restricted to what
  * Rekor can verify (RSA, ECDSA on P-256/384/521, Ed25519), and only in its unique DER encoding:
  * compressed points, explicit curve parameters, missing RSA NULL parameters, BER lengths and
@@ -157,11 +178,7 @@ export function parseSpki(der: Buffer): ArtifactKey {
     if (curve === undefined) throw certificateError('x509: unsupported elliptic curve');
     const size = EC_FIELD_BYTES[curve];
     if (keyBits.length !== 1 + 2 * size || keyBits[0] !== 0x04) throw failedToParse();
-    try {
-      NOBLE_CURVES[curve].ProjectivePoint.fromHex(keyBits).assertValidity();
-    } catch {
-      throw certificateError('x509: invalid elliptic curve public key');
-    }
+    requireCurvePoint(curve, keyBits);
     const publicBytes = Buffer.from(keyBits);
     key = {
       algorithm: 'ecdsa',

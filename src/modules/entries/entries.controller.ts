@@ -63,15 +63,18 @@ export class EntriesController {
       const prepared = await this.pool.prepare(raw);
       kind = prepared.kind;
       const accepted = await this.writer.submit(prepared);
-      const map = this.views.map(accepted.entry, accepted.checkpoint, accepted.inclusionProof);
-      const entryId = Object.keys(map)[0];
+      const { entryId, json } = this.views.mapJson(
+        accepted.entry,
+        accepted.checkpoint,
+        accepted.inclusionProof,
+      );
       this.metrics.countEntry('accepted', kind);
       void reply
         .code(201)
         .header('etag', entryId)
         .header('location', entryLocation(entryId))
         .type('application/json')
-        .send(JSON.stringify(map));
+        .send(json);
     } catch (e) {
       const outcome = isVellumError(e, 'DUPLICATE_ENTRY')
         ? 'duplicate'

@@ -46,6 +46,11 @@ export function isUuid(s: unknown): s is string {
  */
 @Injectable()
 export class EntryViews {
+  /** The checkpoint the last answer was proven in, and its escaped note and root: a batch's answers share them. */
+  private lastCheckpoint: SignedCheckpoint | undefined;
+  private lastNoteJson = '';
+  private lastRootHex = '';
+
   constructor(
     private readonly identity: LogIdentity,
     private readonly reader: LogReader,
@@ -85,6 +90,29 @@ export class EntryViews {
 
   map(e: StoredEntry, cp: SignedCheckpoint, proof: readonly Buffer[]): LogEntryMap {
     return { [this.identity.entryId(e.leafHash)]: this.value(e, cp, proof) };
+  }
+
+  /**
+   * `JSON.stringify(this.map(e, cp, proof))` and its entry id, written out directly: the answer
+   * to every submission. Hex, base64 and integers never need escaping; the checkpoint note (the
+   * one string that does) is escaped once per batch, since a batch's answers share its checkpoint.
+   */
+  mapJson(e: StoredEntry, cp: SignedCheckpoint, proof: readonly Buffer[]): { entryId: string; json: string } {
+    const entryId = this.identity.entryId(e.leafHash);
+    let hashes = '';
+    for (let i = 0; i < proof.length; i++) hashes += (i === 0 ? '"' : ',"') + proof[i]!.toString('hex') + '"';
+    if (this.lastCheckpoint !== cp) {
+      this.lastCheckpoint = cp;
+      this.lastNoteJson = JSON.stringify(cp.note);
+      this.lastRootHex = cp.rootHash.toString('hex');
+    }
+    const json =
+      `{"${entryId}":{"body":"${e.body.toString('base64')}","integratedTime":${e.integratedTime},` +
+      `"logID":"${this.identity.logIdHex}","logIndex":${e.index},"verification":{"inclusionProof":{` +
+      `"checkpoint":${this.lastNoteJson},"hashes":[${hashes}],"logIndex":${e.index},` +
+      `"rootHash":"${this.lastRootHex}","treeSize":${cp.size}},` +
+      `"signedEntryTimestamp":"${e.set.toString('base64')}"}}}`;
+    return { entryId, json };
   }
 
   /** LogEntry maps for stored entries, proven against the latest checkpoint. */

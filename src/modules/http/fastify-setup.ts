@@ -7,6 +7,7 @@ import { VellumError } from '../../core/errors';
 import { requireJsonDepth } from '../../core/json-limits';
 import type { VellumConfig } from '../config/config';
 import type { MetricsService } from '../api/metrics.service';
+import { installLeanAsyncResourceBind } from './async-resource-bind';
 import { guardConnections, limitRequests, serverTimeouts } from './connection-limits';
 import { RouteTable } from './route-table';
 
@@ -55,6 +56,8 @@ export function configureFastify(
 ): void {
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   const routes = app.get(RouteTable);
+  // Fastify's body parsing binds an AsyncResource per request: without DEP0172's accessor.
+  installLeanAsyncResourceBind();
 
   fastify.addHook('onRoute', (route) => {
     routes.add(route.url, route.method as string | string[]);
