@@ -8,9 +8,13 @@ commands:
   serve                       run the log (configuration from the environment, see README)
   keygen --out FILE [--algorithm ecdsa-p256|ed25519]
                               write a new log signing key (mode 0600) and print its public key
-  verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline] [--tiles]
+  verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--tiles] [--write-proof FILE]
                               verify an entry, its SET and inclusion proof, and the log's consistency
                               with the checkpoint seen last time
+  verify --offline --public-key FILE (--entry FILE | --bundle FILE | --tlog-proof FILE --leaf-data FILE)
+         [--witness VKEY ... [--witness-quorum K]]
+                              the same evidence with no network: a saved entry, a Sigstore bundle (v1 and v2
+                              entries) or a C2SP tlog-proof, and the checkpoint's witness cosignatures
   openapi [--out FILE]        write the OpenAPI document (stdout without --out)
   trust-root --server URL [--out FILE] [--fulcio-root PEM] [--tsa-chain PEM]
                               write the log's Sigstore TrustedRoot (for cosign --trusted-root, sigstore-js)
@@ -20,9 +24,14 @@ commands:
           [--concurrency N] [--origin-hostname NAME] [--start-at-end] [--tiles]
                               independent monitor: tail a Rekor v1 log (or its C2SP tiles), verify checkpoints, consistency
                               and the root rebuilt from every entry, apply identity rules (monitor --help)
-  bench [--duration S] [--concurrency N] [--keys N] [--workers N] [--profile DIR] [--tile-entries N] [--only-tiles]
-                              start a fresh server and measure entries/s and latency over HTTP, then a
-                              tile-mode monitor scan of a --tile-entries log (default 100,000) and tile reads/s
+  bench [--concurrency N,N...] [--rates R,R...] [--duration S] [--step-sec S] [--skip-open] [--svg FILE]
+        [--workers N] [--profile DIR] [--tile-entries N] [--skip-tiles] [--only-tiles]
+                              start a fresh server; closed loop at 16/64/256 clients, open loop at fixed offered
+                              rates (latency from the intended send time), the v2 API, then a tile-mode monitor
+                              scan of a --tile-entries log (default 100,000) and tile reads/s
+  bench --scale [--scale-entries N]
+                              write N entries (default 1,000,000), then bytes/entry, start-up time, proof latency
+                              and append throughput at that size (not in CI)
   bench --distributed [--duration S] [--concurrency N] [--api N] [--redis-url URL] [--pg-admin-url URL]
                               the same against ROLE=api processes and a ROLE=sequencer on Redis + PostgreSQL
 `;

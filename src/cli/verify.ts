@@ -1,25 +1,101 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Checkpoint, verifyRekorCheckpoint } from '../core/checkpoint';
-import { decodeBase64Strict } from '../core/encoding';
+import { verifyRekorCheckpoint } from '../core/checkpoint';
 import { LogPublicKey } from '../core/keys';
 import { leafHash } from '../core/merkle/hash';
-import { verifyInclusion } from '../core/merkle/verify';
 import { CompactRange } from '../core/follower/compact-range';
 import { LogFollower, type LeafSource } from '../core/follower/log-follower';
 import { TileLeafSource } from '../core/follower/tile-leaf-source';
 import { decodeEntryBundle, entryBundlePath, TILE_WIDTH, tileWidthAt } from '../core/tiles/tiles';
 import { HttpClient } from '../net/http-client';
 import { V1LeafSource } from './monitor/v1-leaf-source';
-import { verifySet } from '../core/set';
 import { LOG_READER_OPTIONS, parse, UsageError, withUsage } from './args';
+import { checkBundle } from './verify-bundle';
+import {
+  check,
+  checkTlogProof,
+  checkV1Entry,
+  fail,
+  originTreeId,
+  VerifyFailure,
+  witnessPolicy,
+} from './verify-evidence';
+import { formatTlogProof, type TlogProof, type WitnessPolicy } from '../core/tlog-proof';
 
 const USAGE =
-  'vellum verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--offline] [--tiles]';
+  'vellum verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--tiles] [--write-proof FILE] [--witness VKEY ... [--witness-quorum K]]\n' +
+  '       vellum verify --offline --public-key FILE (--entry FILE | --bundle FILE | --tlog-proof FILE (--leaf-data FILE | --leaf-hash HEX)) [--write-proof FILE] [--witness VKEY ... [--witness-quorum K]]';
 
-/** A verification failure: printed as `verification failed: <message>`, exit code 1. */
-class VerifyFailure extends Error {}
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(resolve(path), 'utf8');
+  } catch (e) {
+    fail(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail(`${what} ${path} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Writes a verified entry's evidence as a C2SP tlog-proof file (the checkpoint as the log signed it). */
+function writeProof(path: string, proof: TlogProof): string {
+  writeFileSync(resolve(path), formatTlogProof(proof));
+  return `wrote the entry's tlog-proof (index ${proof.index}, ${proof.hashes.length} hashes) to ${resolve(path)}`;
+}
+
+/** `--offline`: an entry file, a bundle or a tlog-proof, checked with no network at all. */
+function offline(
+  args: Record<string, string | boolean | string[] | undefined>,
+  policy: WitnessPolicy,
+): number {
+  try {
+    const pub = check('public key', () =>
+      LogPublicKey.fromPem(readText(args['public-key'] as string, 'public key')),
+    );
+    let out: string[];
+    if (typeof args.entry === 'string') {
+      const entry = checkV1Entry(readJson(args.entry, 'entry file'), pub, policy);
+      out = [entry.report];
+      if (typeof args['write-proof'] === 'string') out.push(writeProof(args['write-proof'], entry.proof));
+    } else if (typeof args.bundle === 'string')
+      out = checkBundle(readJson(args.bundle, 'bundle'), pub, policy);
+    else {
+      const data = args['leaf-data'];
+      const hash = args['leaf-hash'];
+      if ((data === undefined) === (hash === undefined))
+        throw new UsageError(
+          '--tlog-proof needs exactly one of --leaf-data FILE (the entry as logged) or --leaf-hash HEX',
+        );
+      let leaf: Buffer;
+      if (typeof hash === 'string') {
+        if (!/^[0-9a-fA-F]{64}$/.test(hash)) throw new UsageError('--leaf-hash must be 64 hex digits');
+        leaf = Buffer.from(hash, 'hex');
+      } else {
+        try {
+          leaf = leafHash(readFileSync(resolve(String(data))));
+        } catch (e) {
+          fail(`cannot read leaf data ${String(data)}: ${(e as Error).message}`);
+        }
+      }
+      out = [checkTlogProof(readText(args['tlog-proof'] as string, 'tlog-proof'), leaf, pub, policy)];
+    }
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof VerifyFailure) {
+      process.stderr.write(`verification failed: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
 
 interface StateRecord {
   treeId: string;
@@ -34,10 +110,6 @@ interface StateFile {
   logs: Record<string, StateRecord>;
 }
 
-function fail(message: string): never {
-  throw new VerifyFailure(message);
-}
-
 /** check() for asynchronous work (network reads included). */
 async function checkAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -46,25 +118,6 @@ async function checkAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (e instanceof VerifyFailure) throw e;
     fail(`${what}: ${(e as Error).message}`);
   }
-}
-
-/** Runs a core check and rewords its error as a verification failure about `what`. */
-function check<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VerifyFailure) throw e;
-    fail(`${what}: ${(e as Error).message}`);
-  }
-}
-
-function hexHashes(v: unknown, what: string): Buffer[] {
-  if (!Array.isArray(v)) fail(`${what} is not an array`);
-  return v.map((h, i) => {
-    if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h))
-      fail(`${what}[${i}] is not 64 lowercase hex digits`);
-    return Buffer.from(h, 'hex');
-  });
 }
 
 async function getJson(url: string, allow404 = false): Promise<unknown> {
@@ -82,12 +135,6 @@ async function getJson(url: string, allow404 = false): Promise<unknown> {
   } catch {
     fail(`GET ${url}: response is not JSON`);
   }
-}
-
-function originTreeId(cp: Checkpoint): string {
-  const m = / - (-?[0-9]+)$/.exec(cp.origin);
-  if (!m) fail(`checkpoint origin ${JSON.stringify(cp.origin)} is not "<hostname> - <treeID>"`);
-  return m[1];
 }
 
 function loadState(path: string): StateFile {
@@ -125,12 +172,32 @@ export function verifyCommand(argv: string[]): Promise<number> {
       index: { type: 'string' },
       entry: { type: 'string' },
       offline: { type: 'boolean', default: false },
+      bundle: { type: 'string' },
+      'tlog-proof': { type: 'string' },
+      'leaf-data': { type: 'string' },
+      'leaf-hash': { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      'witness-quorum': { type: 'string' },
+      'write-proof': { type: 'string' },
     });
-    if (typeof args.log !== 'string') throw new UsageError('--log URL is required');
     if (typeof args['public-key'] !== 'string') throw new UsageError('--public-key FILE is required');
-    const modes = [args.uuid, args.index, args.entry].filter((v) => v !== undefined);
-    if (modes.length !== 1) throw new UsageError('give exactly one of --uuid, --index, --entry');
-    if (args.offline && args.entry === undefined) throw new UsageError('--offline needs --entry');
+    const modes = [args.uuid, args.index, args.entry, args.bundle, args['tlog-proof']].filter(
+      (v) => v !== undefined,
+    );
+    if (modes.length !== 1)
+      throw new UsageError('give exactly one of --uuid, --index, --entry, --bundle, --tlog-proof');
+    const policy = witnessPolicy(
+      (args.witness as string[] | undefined) ?? [],
+      args['witness-quorum'] as string | undefined,
+    );
+    // A bundle and a tlog-proof carry all their evidence: checked with no network, like --offline --entry.
+    if (args.offline === true || args.bundle !== undefined || args['tlog-proof'] !== undefined) {
+      if (args.uuid !== undefined || args.index !== undefined)
+        throw new UsageError('--offline checks a file: give --entry, --bundle or --tlog-proof');
+      return offline(args, policy);
+    }
+    if (typeof args.log !== 'string')
+      throw new UsageError('--log URL is required (or --offline with --entry, --bundle or --tlog-proof)');
     const base = args.log.replace(/\/+$/, '');
     const statePath = resolve(
       typeof args.state === 'string' ? args.state : join(homedir(), '.vellum', 'verify-state.json'),
@@ -161,65 +228,12 @@ export function verifyCommand(argv: string[]): Promise<number> {
           fail(`cannot read entry file ${path}: ${(e as Error).message}`);
         }
       }
-      if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-        fail('entry is not a LogEntry object');
-      const ids = Object.keys(doc);
-      if (ids.length !== 1) fail(`a LogEntry has exactly one key, this one has ${ids.length}`);
-      const id = ids[0].toLowerCase();
-      if (!/^([0-9a-f]{64}|[0-9a-f]{80})$/.test(id)) fail(`entry key ${ids[0]} is not an entry UUID`);
-      const e = (doc as Record<string, any>)[ids[0]];
-      if (typeof e !== 'object' || e === null) fail('entry value is not an object');
-      const ip = e.verification?.inclusionProof;
-      const setB64 = e.verification?.signedEntryTimestamp;
-      if (typeof ip !== 'object' || ip === null) fail('entry has no inclusion proof');
-      if (typeof setB64 !== 'string') fail('entry has no signed entry timestamp');
-
-      // 2. The entry's own evidence.
-      const body = check('entry body', () => decodeBase64Strict(e.body, 'body'));
-      const leaf = leafHash(body);
-      if (id.slice(-64) !== leaf.toString('hex')) {
-        fail(`entry UUID ${id} does not match the body (leaf hash ${leaf.toString('hex')})`);
-      }
-      if (e.logID !== pub.logIdHex)
-        fail(`entry logID ${String(e.logID)} is not the given key's logID ${pub.logIdHex}`);
-      check('signed entry timestamp', () =>
-        verifySet(
-          pub,
-          { body: e.body, integratedTime: e.integratedTime, logID: e.logID, logIndex: e.logIndex },
-          decodeBase64Strict(setB64, 'signedEntryTimestamp'),
-        ),
-      );
-      const entryCp = check('entry checkpoint', () => verifyRekorCheckpoint(String(ip.checkpoint), pub));
-      const treeId = originTreeId(entryCp);
-      if (id.length === 80) {
-        const want = BigInt.asUintN(64, BigInt(treeId)).toString(16).padStart(16, '0');
-        if (id.slice(0, 16) !== want)
-          fail(`entry UUID tree part ${id.slice(0, 16)} is not the checkpoint's tree ${want}`);
-      }
-      if (ip.treeSize !== entryCp.size)
-        fail(`inclusionProof.treeSize ${ip.treeSize} is not the checkpoint size ${entryCp.size}`);
-      if (ip.rootHash !== entryCp.rootHash.toString('hex'))
-        fail('inclusionProof.rootHash is not the checkpoint root');
-      if (!Number.isSafeInteger(ip.logIndex) || ip.logIndex > e.logIndex)
-        fail('inclusionProof.logIndex is inconsistent with logIndex');
-      check('inclusion proof', () =>
-        verifyInclusion(
-          leaf,
-          ip.logIndex,
-          entryCp.size,
-          hexHashes(ip.hashes, 'inclusionProof.hashes'),
-          entryCp.rootHash,
-        ),
-      );
-      out.push(
-        `entry ${id} OK: index ${e.logIndex}, integrated ${new Date(e.integratedTime * 1000).toISOString()}, ` +
-          `included in checkpoint size ${entryCp.size} (SET, checkpoint signature and inclusion proof verified)`,
-      );
-
-      if (args.offline) {
-        process.stdout.write(out.join('\n') + '\n');
-        return 0;
-      }
+      const entry = checkV1Entry(doc, pub, policy);
+      const { body, treeId } = entry;
+      const entryCp = entry.checkpoint;
+      const ip = { logIndex: entry.proofIndex };
+      out.push(entry.report);
+      if (typeof args['write-proof'] === 'string') out.push(writeProof(args['write-proof'], entry.proof));
 
       // 3. The log now: its checkpoint must extend the entry's, and the one remembered from last time.
       // Read through the v1 API, or with --tiles through the C2SP tiles (consistency proofs
