@@ -14,6 +14,8 @@ export interface PhaseCpu {
   /** Other threads of the server, busiest first (verification workers, signing thread, V8). */
   readonly otherThreadSecs: readonly number[];
   readonly machineBusySec: number;
+  /** The server's resident set at the end of the phase (MiB), when /proc tells. */
+  readonly rssMiB?: number;
 }
 
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
@@ -43,6 +45,7 @@ function cpuLines(r: PhaseResult, cpu: PhaseCpu, cores: number): string[] {
       `machine ${f2(cpu.machineBusySec / cpu.wallSec)} of ${cores}`,
     `  server CPU/entry ${perEntry(cpu.serverSec)} µs: main thread ${perEntry(cpu.mainThreadSec)}, busiest other threads ` +
       `${cpu.otherThreadSecs.slice(0, 4).map(perEntry).join(' / ')}, rest ${perEntry(rest)}`,
+    ...(cpu.rssMiB === undefined ? [] : [`  server RSS       ${f0(cpu.rssMiB)} MiB at the end of the phase`]),
   ];
 }
 

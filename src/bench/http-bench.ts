@@ -78,6 +78,7 @@ class PhaseCpuMeter {
         .map((t) => t.sec)
         .sort((a, b) => b - a),
       machineBusySec: (machineCpuSec()?.busy ?? NaN) - s.machine,
+      rssMiB: memoryMiB(this.pid)?.rss,
     });
   }
 }
