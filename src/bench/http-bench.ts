@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse, positiveInt, UsageError, withUsage } from '../cli/args';
 import { type PhaseCpu, achievedRate, phaseReport, targetLines } from './bench-report';
@@ -160,7 +160,9 @@ export function benchCommand(argv: string[]): Promise<number> {
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`);
     }
     const machine = `${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
-    process.stdout.write(`vellum bench: ${machine}, data dir ${dataDir}\n`);
+    // Other work on the box skews every figure; the curve and the log say how busy it was before the run.
+    const load = `load average ${loadavg()[0]!.toFixed(1)} before the run`;
+    process.stdout.write(`vellum bench: ${machine}, ${load}, data dir ${dataDir}\n`);
     const server = await spawnServe({ name: 'bench server', env, nodeArgs });
     process.stdout.write(
       `  server: ${server.url} (VERIFY_WORKERS=${env.VERIFY_WORKERS ?? `default ${availableParallelism()}`}); load driver in another process on the same machine\n`,
@@ -231,7 +233,7 @@ export function benchCommand(argv: string[]): Promise<number> {
           writePathSvg(
             points,
             'Vellum write path, open loop (embedded default)',
-            `${machine}; load driver on the same machine; ${when}`,
+            `${machine}; ${load}; load driver on the same machine; ${when}`,
           ),
         );
         out.push(`curve              ${svg}`);
