@@ -50,6 +50,8 @@ test('a burst of jobs is in hand at once across the workers, and completes when 
     consumer.start();
     // All twelve held at once: one worker of concurrency 3 could hold only three.
     await until('all jobs in the batcher queue', () => queue.length === 12);
+    // Four BullMQ workers, each fetching on its own connection (BullMQ names them after the queue).
+    assert.equal(await producer.getWorkersCount(), 4);
     const tickets = queue.take(100);
     assert.deepEqual(
       new Set(tickets.map((t) => t.entry.leafHash.toString('hex'))),

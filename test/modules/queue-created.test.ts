@@ -97,8 +97,18 @@ test('batch records go out behind the commit, in commit order, each batch settle
     const streamLength = () => client.xlen(names.results);
     first.t.resolve = () => void streamLength().then((n) => settledAtRecord.push(n));
     second.t.resolve = () => void streamLength().then((n) => settledAtRecord.push(n));
-    await sink.committed({ checkpoint: cp(1), appended: [{ ticket: first.t, entry: stored(first.t, 0) }], stored: [], repeats: [] });
-    await sink.committed({ checkpoint: cp(2), appended: [{ ticket: second.t, entry: stored(second.t, 1) }], stored: [], repeats: [] });
+    await sink.committed({
+      checkpoint: cp(1),
+      appended: [{ ticket: first.t, entry: stored(first.t, 0) }],
+      stored: [],
+      repeats: [],
+    });
+    await sink.committed({
+      checkpoint: cp(2),
+      appended: [{ ticket: second.t, entry: stored(second.t, 1) }],
+      stored: [],
+      repeats: [],
+    });
     await sink.failed([failed.t], new VellumError('UNAVAILABLE', 'not committed'));
     // Handed over without waiting for Redis: nothing is settled yet.
     assert.deepEqual(settledAtRecord, []);
@@ -107,7 +117,10 @@ test('batch records go out behind the commit, in commit order, each batch settle
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(failed.answers.length, 1);
     // Each ticket was settled once its own record (and the ones before) was on the stream.
-    assert.ok(settledAtRecord.length === 2 && settledAtRecord[0]! >= 1 && settledAtRecord[1]! >= 2, `${settledAtRecord}`);
+    assert.ok(
+      settledAtRecord.length === 2 && settledAtRecord[0]! >= 1 && settledAtRecord[1]! >= 2,
+      `${settledAtRecord}`,
+    );
     const recs = ((await client.xrange(names.results, '-', '+')) as Array<[string, string[]]>).map(([, f]) =>
       decodeRecord(f[1]!),
     );

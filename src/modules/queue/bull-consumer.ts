@@ -111,7 +111,7 @@ export class BullConsumer {
       void Promise.all(
         current.map((w) =>
           w.client.then(
-            (c) => (c as unknown as { stream?: Parameters<WriteCoalescer["attach"]>[0][number] }).stream,
+            (c) => (c as unknown as { stream?: Parameters<WriteCoalescer['attach']>[0][number] }).stream,
             () => undefined,
           ),
         ),
@@ -119,7 +119,9 @@ export class BullConsumer {
         if (this.workers === current) coalescer.attach(sockets);
       });
     }
-    this.running = Promise.all(current.map((w) => w.run().catch((e: unknown) => log('BullMQ worker stopped', e))));
+    this.running = Promise.all(
+      current.map((w) => w.run().catch((e: unknown) => log('BullMQ worker stopped', e))),
+    );
   }
 
   /**

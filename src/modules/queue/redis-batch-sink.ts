@@ -112,7 +112,10 @@ export class RedisBatchSink implements BatchSink {
   }
 
   failed(tickets: readonly QueueTicket[], error: VellumError): Promise<void> {
-    const record = encodeRecord({ entries: [], failed: { leaves: tickets.map(hex), message: error.message } });
+    const record = encodeRecord({
+      entries: [],
+      failed: { leaves: tickets.map(hex), message: error.message },
+    });
     return this.behind(async () => {
       await this.publish(record, tickets.length);
       this.settle(() => {
