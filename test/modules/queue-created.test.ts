@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import IORedis from 'ioredis';
-import type { VellumError } from '../../src/core/errors';
+import { VellumError } from '../../src/core/errors';
 import type { AcceptedEntry, StoredEntry } from '../../src/modules/log/log.types';
 import { RedisBatchSink } from '../../src/modules/queue/redis-batch-sink';
 import { readCreators } from '../../src/modules/queue/submission-answers';
@@ -54,6 +54,7 @@ test('created markers: appended and re-delivered-stored entries name their job; 
       ],
       repeats: [{ ticket: repeat.t, index: 7 }],
     });
+    await sink.drained();
     const hex = (x: { t: QueueTicket }) => x.t.entry.leafHash.toString('hex');
     const all = [appended, redelivered, duplicate, repeat].map(hex);
     const creators = await readCreators(client, names, all, before, Date.now());
@@ -76,6 +77,57 @@ test('created markers: appended and re-delivered-stored entries name their job; 
     assert.equal(rec.entries.filter((e) => e[0] === hex(repeat) && e[4] === Outcome.Duplicate).length, 1);
     for (const x of [appended, redelivered, duplicate, repeat])
       assert.equal(x.answers.length, 1, 'settled once');
+  } finally {
+    await deleteKeys(SHARED_REDIS, prefix);
+    client.disconnect();
+  }
+});
+
+test('batch records go out behind the commit, in commit order, each batch settled after its record', async () => {
+  const prefix = `vt-created-${randomBytes(4).toString('hex')}`;
+  const names = queueNames(prefix);
+  const client = new IORedis(SHARED_REDIS, { maxRetriesPerRequest: 1 });
+  try {
+    const sink = new RedisBatchSink(client, names);
+    const first = ticket(submissionToken());
+    const second = ticket(submissionToken());
+    const failed = ticket(submissionToken());
+    const cp = (size: number) => ({ size, rootHash: Buffer.alloc(32, size), note: `n${size}\n` });
+    const settledAtRecord: number[] = [];
+    const streamLength = () => client.xlen(names.results);
+    first.t.resolve = () => void streamLength().then((n) => settledAtRecord.push(n));
+    second.t.resolve = () => void streamLength().then((n) => settledAtRecord.push(n));
+    await sink.committed({
+      checkpoint: cp(1),
+      appended: [{ ticket: first.t, entry: stored(first.t, 0) }],
+      stored: [],
+      repeats: [],
+    });
+    await sink.committed({
+      checkpoint: cp(2),
+      appended: [{ ticket: second.t, entry: stored(second.t, 1) }],
+      stored: [],
+      repeats: [],
+    });
+    await sink.failed([failed.t], new VellumError('UNAVAILABLE', 'not committed'));
+    // Handed over without waiting for Redis: nothing is settled yet.
+    assert.deepEqual(settledAtRecord, []);
+    assert.equal(failed.answers.length, 0);
+    await sink.drained();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(failed.answers.length, 1);
+    // Each ticket was settled once its own record (and the ones before) was on the stream.
+    assert.ok(
+      settledAtRecord.length === 2 && settledAtRecord[0]! >= 1 && settledAtRecord[1]! >= 2,
+      `${settledAtRecord}`,
+    );
+    const recs = ((await client.xrange(names.results, '-', '+')) as Array<[string, string[]]>).map(([, f]) =>
+      decodeRecord(f[1]!),
+    );
+    assert.deepEqual(
+      recs.map((r) => r.checkpoint?.size ?? `failed ${r.failed?.leaves.length}`),
+      [1, 2, 'failed 1'],
+    );
   } finally {
     await deleteKeys(SHARED_REDIS, prefix);
     client.disconnect();

@@ -12,6 +12,12 @@ export interface BullConsumerOptions {
   readonly names: QueueNames;
   /** Jobs held at once: at least a full batch, so the next batch fills while one commits. */
   readonly concurrency: number;
+  /**
+   * BullMQ workers sharing `concurrency` (default 4). One worker fetches its jobs one
+   * moveToActive round trip after another, so a burst reaches the batcher one job per round
+   * trip; several workers fetch side by side and a batch is in hand that many times sooner.
+   */
+  readonly fetchers?: number;
   /** How long a job stays locked to this worker without renewal (renewed every half). */
   readonly lockMs: number;
   /** How often the worker looks for jobs whose worker died (lock lapsed) to re-deliver them. */
@@ -60,8 +66,8 @@ export type JobResult = { readonly i: number } | { readonly d: number };
  */
 export class BullConsumer {
   private readonly logger = new Logger('Sequencer');
-  private worker: Worker<JobData, JobResult> | undefined;
-  private running: Promise<void> | undefined;
+  private workers: Worker<JobData, JobResult>[] = [];
+  private running: Promise<unknown> | undefined;
   /** A flood of forged jobs must not flood the log: one alert line per 10 s, with a count. */
   private readonly alert = new RepeatLimitedLog(this.logger);
 
@@ -70,32 +76,52 @@ export class BullConsumer {
     private readonly queue: EntryQueue,
   ) {}
 
+  /** How many BullMQ workers run, and how many jobs each holds (at least one each). */
+  static split(concurrency: number, fetchers: number): { workers: number; each: number } {
+    const workers = Math.max(1, Math.min(fetchers, concurrency));
+    return { workers, each: Math.ceil(concurrency / workers) };
+  }
+
   start(): void {
-    if (this.worker !== undefined) return;
+    if (this.workers.length > 0) return;
     const o = this.options;
     const log = rateLimitedLog(this.logger);
-    const worker = new Worker<JobData, JobResult>(o.names.queue, (job) => this.process(job), {
-      connection: { url: o.url, ...blockingOptions(), connectionName: 'vellum-sequencer' },
-      prefix: o.names.prefix,
-      concurrency: o.concurrency,
-      lockDuration: o.lockMs,
-      stalledInterval: o.stalledCheckMs,
-      maxStalledCount: 1_000_000,
-      autorun: false,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 0 },
-    });
-    worker.on('error', (e) => log('BullMQ worker', e));
-    this.worker = worker;
+    const { workers, each } = BullConsumer.split(o.concurrency, o.fetchers ?? 4);
+    // Every worker is a full BullMQ worker (own locks, lock renewal and stalled check), so what a
+    // crash leaves behind is the same as with one: the active jobs of this process lapse and are
+    // re-delivered to the next active sequencer.
+    for (let i = 0; i < workers; i++) {
+      const worker = new Worker<JobData, JobResult>(o.names.queue, (job) => this.process(job), {
+        connection: { url: o.url, ...blockingOptions(), connectionName: 'vellum-sequencer' },
+        prefix: o.names.prefix,
+        concurrency: each,
+        lockDuration: o.lockMs,
+        stalledInterval: o.stalledCheckMs,
+        maxStalledCount: 1_000_000,
+        autorun: false,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+      });
+      worker.on('error', (e) => log('BullMQ worker', e));
+      this.workers.push(worker);
+    }
+    const current = this.workers;
     if (o.coalescer !== undefined) {
       const coalescer = o.coalescer;
-      void worker.client.then(
-        (c) =>
-          coalescer.attach((c as unknown as { stream?: Parameters<WriteCoalescer['attach']>[0] }).stream),
-        () => undefined,
-      );
+      void Promise.all(
+        current.map((w) =>
+          w.client.then(
+            (c) => (c as unknown as { stream?: Parameters<WriteCoalescer['attach']>[0][number] }).stream,
+            () => undefined,
+          ),
+        ),
+      ).then((sockets) => {
+        if (this.workers === current) coalescer.attach(sockets);
+      });
     }
-    this.running = worker.run().catch((e: unknown) => log('BullMQ worker stopped', e));
+    this.running = Promise.all(
+      current.map((w) => w.run().catch((e: unknown) => log('BullMQ worker stopped', e))),
+    );
   }
 
   /**
@@ -105,11 +131,11 @@ export class BullConsumer {
    * the sequencer that took over, instead of staying locked here.
    */
   async close(force = false): Promise<void> {
-    const w = this.worker;
-    if (w === undefined) return;
-    this.worker = undefined;
-    this.options.coalescer?.attach(undefined);
-    await w.close(force);
+    const ws = this.workers;
+    if (ws.length === 0) return;
+    this.workers = [];
+    this.options.coalescer?.attach([]);
+    await Promise.all(ws.map((w) => w.close(force)));
     if (!force) await this.running;
   }
 

@@ -32,9 +32,17 @@ import {
  *   harmless repeat (nobody waits for those leaves any more).
  * - XADD failing (Redis down): logged; the jobs are settled anyway (that fails too while Redis is
  *   down), and API replicas answer from the database when their sweep runs.
+ *
+ * Off the commit path: committed() and failed() return at once and the publish + settle runs
+ * behind, one batch after another in commit order, so the next batch's transaction does not wait
+ * for this one's Redis round trip. The order of steps per batch (COMMIT -> XADD -> jobs settled)
+ * and so what a crash leaves behind are the same; the jobs stay held (and locked) by this worker
+ * until settled, so the chain is bounded by the consumer's concurrency.
  */
 export class RedisBatchSink implements BatchSink {
   private readonly logger = new Logger('Sequencer');
+  /** The publish + settle of the batches committed so far, in order. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: IORedis,
@@ -42,7 +50,17 @@ export class RedisBatchSink implements BatchSink {
     private readonly coalescer?: WriteCoalescer,
   ) {}
 
-  async committed(b: CommittedBatch): Promise<void> {
+  /** Resolves once every batch handed over so far is published and its jobs settled. */
+  drained(): Promise<void> {
+    return this.tail;
+  }
+
+  private behind(step: () => Promise<void>): Promise<void> {
+    this.tail = this.tail.then(step, step);
+    return Promise.resolve();
+  }
+
+  committed(b: CommittedBatch): Promise<void> {
     const entries: RecordEntry[] = [];
     for (const { ticket, entry } of b.appended) {
       entries.push([
@@ -71,18 +89,20 @@ export class RedisBatchSink implements BatchSink {
     for (const r of b.repeats) entries.push([hex(r.ticket), r.index, 0, '', Outcome.Duplicate, '']);
     const created: string[] = [];
     for (const e of entries) if (e[4] !== Outcome.Duplicate && e[5] !== '') created.push(e[0], e[5]);
-    await this.publish(encodeRecord({ checkpoint: b.checkpoint, entries }), entries.length, created);
-
-    const checkpoint = b.checkpoint;
-    // The proof is the API's job (from the database, against this checkpoint): the ticket only
-    // settles its BullMQ job, so it gets no inclusion proof here.
-    this.settle(() => {
-      for (const { ticket, entry } of b.appended) ticket.resolve({ entry, checkpoint, inclusionProof: [] });
-      for (const s of b.stored) {
-        if (s.entry !== undefined) s.ticket.resolve({ entry: s.entry, checkpoint, inclusionProof: [] });
-        else s.ticket.reject(duplicate(s.index));
-      }
-      for (const r of b.repeats) r.ticket.reject(duplicate(r.index));
+    const record = encodeRecord({ checkpoint: b.checkpoint, entries });
+    return this.behind(async () => {
+      await this.publish(record, entries.length, created);
+      const checkpoint = b.checkpoint;
+      // The proof is the API's job (from the database, against this checkpoint): the ticket only
+      // settles its BullMQ job, so it gets no inclusion proof here.
+      this.settle(() => {
+        for (const { ticket, entry } of b.appended) ticket.resolve({ entry, checkpoint, inclusionProof: [] });
+        for (const s of b.stored) {
+          if (s.entry !== undefined) s.ticket.resolve({ entry: s.entry, checkpoint, inclusionProof: [] });
+          else s.ticket.reject(duplicate(s.index));
+        }
+        for (const r of b.repeats) r.ticket.reject(duplicate(r.index));
+      });
     });
   }
 
@@ -91,13 +111,16 @@ export class RedisBatchSink implements BatchSink {
     else this.coalescer.run(fn);
   }
 
-  async failed(tickets: readonly QueueTicket[], error: VellumError): Promise<void> {
-    await this.publish(
-      encodeRecord({ entries: [], failed: { leaves: tickets.map(hex), message: error.message } }),
-      tickets.length,
-    );
-    this.settle(() => {
-      for (const t of tickets) t.reject(error);
+  failed(tickets: readonly QueueTicket[], error: VellumError): Promise<void> {
+    const record = encodeRecord({
+      entries: [],
+      failed: { leaves: tickets.map(hex), message: error.message },
+    });
+    return this.behind(async () => {
+      await this.publish(record, tickets.length);
+      this.settle(() => {
+        for (const t of tickets) t.reject(error);
+      });
     });
   }
 

@@ -51,21 +51,24 @@ interface Corkable {
  * instead of hundreds of writes (a write syscall is far from free in a small VM).
  */
 export class WriteCoalescer {
-  private socket: Corkable | undefined;
+  /** One socket per BullMQ worker of the consumer (it runs several: see BullConsumer). */
+  private sockets: readonly Corkable[] = [];
 
-  attach(socket: Corkable | undefined): void {
-    this.socket = socket;
+  attach(sockets: readonly (Corkable | undefined)[]): void {
+    this.sockets = sockets.filter((s): s is Corkable => s !== undefined);
   }
 
   run<T>(fn: () => T): T {
-    const s = this.socket;
-    if (s === undefined || s.destroyed === true) return fn();
-    s.cork();
+    const live = this.sockets.filter((s) => s.destroyed !== true);
+    if (live.length === 0) return fn();
+    for (const s of live) s.cork();
     try {
       return fn();
     } finally {
       // After every microtask of this turn (the continuations that write) has run.
-      setImmediate(() => s.uncork());
+      setImmediate(() => {
+        for (const s of live) s.uncork();
+      });
     }
   }
 }
