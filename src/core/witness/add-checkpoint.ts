@@ -26,6 +26,8 @@ export interface AddCheckpointRequest {
   readonly proof: readonly Buffer[];
   /** the checkpoint note exactly as sent */
   readonly note: string;
+  /** its checkpoint, parsed but not yet verified */
+  readonly checkpoint: Checkpoint;
 }
 
 const SIZE_RE = /^(?:0|[1-9][0-9]*)$/;
@@ -69,7 +71,16 @@ export function parseAddCheckpointRequest(body: Uint8Array): AddCheckpointReques
     return hash;
   });
   if (note.length === 0) bad('missing checkpoint');
-  return { oldSize, proof, note };
+  // The note and its checkpoint text are parsed here, unverified, so that every malformed body
+  // is a 400 (INVALID_NOTE would read as the server's own data failing).
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = parseCheckpoint(parseSignedNote(note).text);
+  } catch (e) {
+    if (e instanceof VellumError && e.code === 'INVALID_NOTE') bad(e.message);
+    throw e;
+  }
+  return { oldSize, proof, note, checkpoint };
 }
 
 /** What the witness last cosigned for an origin. */
@@ -109,13 +120,6 @@ function reject(
   return inconsistent ? { kind: 'reject', status, reason, inconsistent } : { kind: 'reject', status, reason };
 }
 
-/** The origin line of a note, read before any signature check (to pick the log's verifiers). */
-export function noteOrigin(note: string): string {
-  const parsed = parseSignedNote(note);
-  const nl = parsed.text.indexOf('\n');
-  return parsed.text.slice(0, nl);
-}
-
 /**
  * Decides on a parsed request. `findLog` maps an origin to its configured log; `stored` is the
  * state for that origin (undefined if never cosigned). Malformed notes are 400 (thrown by the
@@ -126,7 +130,8 @@ export function decideAddCheckpoint(
   findLog: (origin: string) => WitnessedLog | undefined,
   stored: (origin: string) => WitnessState | undefined,
 ): AddCheckpointDecision {
-  const origin = noteOrigin(request.note);
+  // The origin picks the verifiers; it is trusted only once the note verifies under them.
+  const origin = request.checkpoint.origin;
   const log = findLog(origin);
   if (log === undefined) return reject(404, `unknown origin ${JSON.stringify(origin)}`);
   let text: string;
@@ -137,7 +142,6 @@ export function decideAddCheckpoint(
     throw e;
   }
   const checkpoint = parseCheckpoint(text);
-  if (checkpoint.origin !== log.origin) return reject(404, 'origin mismatch');
   if (request.oldSize > checkpoint.size) return reject(400, 'old size is greater than the checkpoint size');
   const state = stored(origin);
   const known = state?.size ?? 0;

@@ -1,0 +1,115 @@
+import { parseVerifierKey } from '../../core/note';
+import { NOTE_KEY_TYPE } from '../../core/note';
+import { isVellumError } from '../../core/errors';
+import { text, variable } from './config-variables';
+
+const server = 'server';
+
+/** One configured log a witness cosigns for. */
+export interface WitnessedLogConfig {
+  readonly origin: string;
+  readonly vkey: string;
+}
+
+/** One witness the log asks to cosign. */
+export interface WitnessEndpointConfig {
+  readonly url: string;
+  readonly vkey: string;
+}
+
+/** Entries are separated by ";" or newlines; blank entries are skipped. */
+function entries(raw: string): string[][] {
+  return raw
+    .split(/[;\n]/)
+    .map((e) => e.trim())
+    .filter((e) => e !== '')
+    .map((e) => e.split(/\s+/));
+}
+
+function checkVkey(vkey: string, fail: (m: string) => never, types: readonly number[]): void {
+  try {
+    const k = parseVerifierKey(vkey);
+    if (!types.includes(k.type)) fail(`vkey ${k.name} has key type 0x${k.type.toString(16)}`);
+  } catch (e) {
+    if (!isVellumError(e)) throw e;
+    fail(`bad vkey ${JSON.stringify(vkey)}: ${e.message}`);
+  }
+}
+
+/** C2SP tlog-witness, both ways (docs/witness.md). */
+export const witnessVariables = {
+  WITNESS_NAME: text({
+    section: server,
+    default: '`LOG_HOSTNAME`',
+    description: '`ROLE=witness`: the witness key name on its cosignature lines (`vellum-witness` style)',
+  }),
+  WITNESS_KEY_PATH: text({
+    section: server,
+    default: '`DATA_DIR/witness-key.pem`, Ed25519, generated if absent',
+    description:
+      '`ROLE=witness`: the Ed25519 cosigning key (PKCS#8 PEM); when set explicitly the file must exist',
+  }),
+  WITNESS_LOGS: variable<WitnessedLogConfig[]>(
+    {
+      section: server,
+      default: 'none',
+      description:
+        '`ROLE=witness`: the logs to cosign, `<vkey> [<origin>]` separated by `;` or newlines (origin defaults to the vkey name; Vellum logs: `<LOG_HOSTNAME> - <treeID>`)',
+    },
+    (raw, fail) => {
+      const seen = new Set<string>();
+      return entries(raw).map(([vkey, ...origin]) => {
+        checkVkey(vkey!, fail, [NOTE_KEY_TYPE.ed25519, NOTE_KEY_TYPE.ecdsa]);
+        const o = origin.length > 0 ? origin.join(' ') : vkey!.slice(0, vkey!.indexOf('+'));
+        if (seen.has(o)) fail(`origin ${JSON.stringify(o)} is listed twice`);
+        seen.add(o);
+        return { origin: o, vkey: vkey! };
+      });
+    },
+    () => [],
+  ),
+  WITNESSES: variable<WitnessEndpointConfig[]>(
+    {
+      section: server,
+      default: 'none',
+      description:
+        'witnesses the log asks to cosign each new checkpoint: `<cosignature vkey> <submission URL prefix>` separated by `;` or newlines',
+    },
+    (raw, fail) =>
+      entries(raw).map(([vkey, url, ...rest]) => {
+        if (url === undefined || rest.length > 0) fail('each witness is `<vkey> <url>`');
+        checkVkey(vkey!, fail, [NOTE_KEY_TYPE.cosignatureV1, NOTE_KEY_TYPE.ed25519]);
+        const u = URL.parse(url) ?? fail(`${JSON.stringify(url)} is not a URL`);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`${url} is not http(s)`);
+        return { vkey: vkey!, url: url.replace(/\/+$/, '') };
+      }),
+    () => [],
+  ),
+  WITNESS_QUORUM: variable<number | 'all'>(
+    {
+      section: server,
+      default: '`all`',
+      description:
+        'cosignatures a checkpoint needs before `GET /checkpoint.witnessed` serves it (`all` = every configured witness)',
+    },
+    (raw, fail) => {
+      if (raw.trim() === 'all') return 'all';
+      if (!/^[0-9]+$/.test(raw.trim())) fail('must be a whole number or `all`');
+      return Number(raw.trim());
+    },
+    () => 'all',
+  ),
+  WITNESS_TIMEOUT_MS: variable<number>(
+    {
+      section: server,
+      default: '`10000`',
+      description: 'one add-checkpoint request to a witness times out after this long',
+    },
+    (raw, fail) => {
+      const v = Number(raw.trim());
+      if (!/^[0-9]+$/.test(raw.trim()) || v < 100 || v > 120_000) fail('must be between 100 and 120000');
+      return v;
+    },
+    () => 10_000,
+  ),
+};
