@@ -11,12 +11,6 @@ export interface WitnessedLogConfig {
   readonly vkey: string;
 }
 
-/** One witness the log asks to cosign. */
-export interface WitnessEndpointConfig {
-  readonly url: string;
-  readonly vkey: string;
-}
-
 /** Entries are separated by ";" or newlines; blank entries are skipped. */
 function entries(raw: string): string[][] {
   return raw
@@ -36,12 +30,13 @@ function checkVkey(vkey: string, fail: (m: string) => never, types: readonly num
   }
 }
 
-/** C2SP tlog-witness, both ways (docs/witness.md). */
+/** ROLE=witness: Vellum cosigning other logs' checkpoints (C2SP tlog-witness, docs/witness.md). */
 export const witnessVariables = {
   WITNESS_NAME: text({
     section: server,
     default: '`LOG_HOSTNAME`',
-    description: '`ROLE=witness`: the witness key name on its cosignature lines (`vellum-witness` style)',
+    description:
+      '`ROLE=witness`: the key name on its cosignature lines (a C2SP key name, e.g. `witness.example.com`)',
   }),
   WITNESS_KEY_PATH: text({
     section: server,
@@ -67,49 +62,5 @@ export const witnessVariables = {
       });
     },
     () => [],
-  ),
-  WITNESSES: variable<WitnessEndpointConfig[]>(
-    {
-      section: server,
-      default: 'none',
-      description:
-        'witnesses the log asks to cosign each new checkpoint: `<cosignature vkey> <submission URL prefix>` separated by `;` or newlines',
-    },
-    (raw, fail) =>
-      entries(raw).map(([vkey, url, ...rest]) => {
-        if (url === undefined || rest.length > 0) fail('each witness is `<vkey> <url>`');
-        checkVkey(vkey!, fail, [NOTE_KEY_TYPE.cosignatureV1, NOTE_KEY_TYPE.ed25519]);
-        const u = URL.parse(url) ?? fail(`${JSON.stringify(url)} is not a URL`);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`${url} is not http(s)`);
-        return { vkey: vkey!, url: url.replace(/\/+$/, '') };
-      }),
-    () => [],
-  ),
-  WITNESS_QUORUM: variable<number | 'all'>(
-    {
-      section: server,
-      default: '`all`',
-      description:
-        'cosignatures a checkpoint needs before `GET /checkpoint.witnessed` serves it (`all` = every configured witness)',
-    },
-    (raw, fail) => {
-      if (raw.trim() === 'all') return 'all';
-      if (!/^[0-9]+$/.test(raw.trim())) fail('must be a whole number or `all`');
-      return Number(raw.trim());
-    },
-    () => 'all',
-  ),
-  WITNESS_TIMEOUT_MS: variable<number>(
-    {
-      section: server,
-      default: '`10000`',
-      description: 'one add-checkpoint request to a witness times out after this long',
-    },
-    (raw, fail) => {
-      const v = Number(raw.trim());
-      if (!/^[0-9]+$/.test(raw.trim()) || v < 100 || v > 120_000) fail('must be between 100 and 120000');
-      return v;
-    },
-    () => 10_000,
   ),
 };
