@@ -78,8 +78,11 @@ for (const [kind, open] of [
       });
     }
 
-    before(async (t) => {
-      if (kind === 'PostgreSQL' && !(await needServices(t as never, { postgres: true }))) return;
+    before(async () => {
+      // The witness's state must hold on both databases: no silent skip.
+      if (kind === 'PostgreSQL' && !(await tcpReachable(5432))) {
+        throw new Error('PostgreSQL on 127.0.0.1:5432 unreachable');
+      }
       db = await open();
       port = await freePort();
       await start();
