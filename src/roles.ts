@@ -60,6 +60,11 @@ const PARTS = {
     (require('./modules/monitor/monitor.module') as typeof import('./modules/monitor/monitor.module'))
       .MonitorModule,
   ],
+  /** C2SP tlog-witness: cosigns other logs' checkpoints (docs/witness.md). */
+  witness: (): ModuleRef[] => [
+    (require('./modules/witness/witness.module') as typeof import('./modules/witness/witness.module'))
+      .WitnessModule,
+  ],
 } as const;
 
 /** Tables of a part's modules, which StorageModule migrates for the processes that load them. */
@@ -67,6 +72,9 @@ const PART_MIGRATIONS: Partial<Record<keyof typeof PARTS, () => readonly Migrati
   monitor: () =>
     (require('./modules/monitor/migrations') as typeof import('./modules/monitor/migrations'))
       .MONITOR_MIGRATIONS,
+  witness: () =>
+    (require('./modules/witness/migrations') as typeof import('./modules/witness/migrations'))
+      .WITNESS_MIGRATIONS,
 };
 
 export type RolePart = keyof typeof PARTS;
@@ -78,12 +86,14 @@ export type RolePart = keyof typeof PARTS;
  * - api: the Rekor API; hands entries to the sequencer through Redis; no private key.
  * - sequencer: lease, batches, signing; serves only /health, /ready, /metrics.
  * - monitor: public key only; the monitor's workers and admin API, /health, /ready, /metrics.
+ * - witness: no log of its own; cosigns configured logs' checkpoints (C2SP tlog-witness).
  */
 export const ROLE_PARTS: Readonly<Record<VellumConfig['role'], readonly RolePart[]>> = {
   all: ['signingIdentity', 'sequencer', 'writePath', 'api', 'monitor'],
   api: ['publishedIdentity', 'writePath', 'api', 'monitor'],
   sequencer: ['signingIdentity', 'sequencer', 'ops'],
   monitor: ['publishedIdentity', 'ops', 'monitor'],
+  witness: ['ops', 'witness'],
 };
 
 /** The Nest modules of `config.role`, beyond the ones every role loads. */

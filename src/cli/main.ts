@@ -6,6 +6,7 @@ const USAGE = `usage: vellum <command> [options]
 
 commands:
   serve                       run the log (configuration from the environment, see README)
+  witness                     run a C2SP tlog-witness (ROLE=witness; see docs/witness.md)
   keygen --out FILE [--algorithm ecdsa-p256|ed25519]
                               write a new log signing key (mode 0600) and print its public key
   verify --log URL --public-key FILE (--uuid ID | --index N | --entry FILE) [--state FILE] [--tiles] [--write-proof FILE]
@@ -41,6 +42,14 @@ type Command = (argv: string[]) => Promise<number>;
 /** Each command's module is loaded only when it runs (`serve` pulls in Nest, `bench` the bench code). */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   serve: async () => (await import('./serve')).serveCommand,
+  // The witness role under its own name; ROLE in the environment is overridden.
+  witness: async () => {
+    const { serveCommand } = await import('./serve');
+    return (argv: string[]) => {
+      process.env.ROLE = 'witness';
+      return serveCommand(argv);
+    };
+  },
   keygen: async () => (await import('./keygen')).keygenCommand,
   verify: async () => (await import('./verify')).verifyCommand,
   openapi: async () => (await import('./openapi')).openapiCommand,

@@ -33,25 +33,39 @@ export async function serveCommand(argv: string[]): Promise<number> {
     // connections) holding the event loop open; exit instead of lingering as a zombie server.
     process.exit(1);
   }
-  const identity = server.app.get(LogIdentity);
-  if (config.logFormat === 'json') {
-    // Every stdout line stays one JSON object, so a collector never sees a stray text line.
-    new Logger('Vellum').log({
-      text: `vellum listening on ${server.url}`,
-      url: server.url,
-      treeId: identity.treeId,
-      logId: identity.logIdHex,
-      signerName: identity.hostname,
-      publicKey: identity.publicKey.pem,
-    });
+  if (config.role === 'witness') {
+    // A witness has no log identity; what its operators hand to logs is its verifier key.
+    const { WitnessService } =
+      require('../modules/witness/witness.service') as typeof import('../modules/witness/witness.service');
+    const vkey = server.app.get(WitnessService).vkey;
+    if (config.logFormat === 'json') {
+      new Logger('Vellum').log({
+        text: `vellum listening on ${server.url}`,
+        url: server.url,
+        witnessVkey: vkey,
+      });
+    } else process.stdout.write(`vellum listening on ${server.url}\nwitness vkey ${vkey}\n`);
   } else {
-    process.stdout.write(
-      `vellum listening on ${server.url}\n` +
-        `treeID ${identity.treeId}\n` +
-        `logID ${identity.logIdHex}\n` +
-        `checkpoint signer name ${identity.hostname}\n` +
-        identity.publicKey.pem,
-    );
+    const identity = server.app.get(LogIdentity);
+    if (config.logFormat === 'json') {
+      // Every stdout line stays one JSON object, so a collector never sees a stray text line.
+      new Logger('Vellum').log({
+        text: `vellum listening on ${server.url}`,
+        url: server.url,
+        treeId: identity.treeId,
+        logId: identity.logIdHex,
+        signerName: identity.hostname,
+        publicKey: identity.publicKey.pem,
+      });
+    } else {
+      process.stdout.write(
+        `vellum listening on ${server.url}\n` +
+          `treeID ${identity.treeId}\n` +
+          `logID ${identity.logIdHex}\n` +
+          `checkpoint signer name ${identity.hostname}\n` +
+          identity.publicKey.pem,
+      );
+    }
   }
 
   let closing = false;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { monitorVariables } from './config-monitor';
 import { serverVariables } from './config-server';
+import { witnessVariables } from './config-witness';
 
 export { ADMIN_TOKEN_MIN_LENGTH } from './config-monitor';
 export { type VariableDoc, variableDocs } from './config-variables';
@@ -10,7 +11,7 @@ export { type VariableDoc, variableDocs } from './config-variables';
  * `npm run docs:config` renders the README's configuration tables from it, so the documentation
  * cannot drift from what the code accepts.
  */
-export const envSchema = z.object({ ...serverVariables, ...monitorVariables });
+export const envSchema = z.object({ ...serverVariables, ...witnessVariables, ...monitorVariables });
 
 /** The environment after validation: defaults filled in, numbers parsed. */
 export type ParsedEnv = z.output<typeof envSchema>;

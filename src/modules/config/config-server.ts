@@ -139,10 +139,11 @@ export const serverVariables = {
     {
       section: server,
       default: '`all`',
-      description: '`all`, `api`, `sequencer` or `monitor` (see "Running as several processes")',
+      description:
+        '`all`, `api`, `sequencer`, `monitor` (see "Running as several processes") or `witness` (docs/witness.md)',
     },
     'all',
-    ['all', 'api', 'sequencer', 'monitor'] as const,
+    ['all', 'api', 'sequencer', 'monitor', 'witness'] as const,
   ),
   REDIS_URL: text(
     {

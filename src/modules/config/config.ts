@@ -41,7 +41,7 @@ export interface VellumConfig {
    * sharing one Redis need distinct prefixes.
    */
   readonly redisPrefix: string;
-  readonly role: 'all' | 'api' | 'sequencer' | 'monitor';
+  readonly role: 'all' | 'api' | 'sequencer' | 'monitor' | 'witness';
   /**
    * The secret every queued BullMQ job is MACed with (REDIS_URL set; undefined otherwise). Either
    * the secret itself (QUEUE_HMAC_KEY) or a file holding it: QUEUE_HMAC_KEY_PATH, which must exist,
@@ -152,7 +152,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const role = e.ROLE;
   // Split roles are separate processes sharing the log: they need a database every process can
   // reach (PostgreSQL), and API and sequencer processes talk through Redis.
-  if (role !== 'all' && database.type !== 'postgres') {
+  // A witness is its own service with its own small state, so SQLite serves it.
+  if (role !== 'all' && role !== 'witness' && database.type !== 'postgres') {
     throw new ConfigError(
       'DATABASE_URL',
       `ROLE=${role} runs the log across several processes and needs PostgreSQL (postgres://...); use ROLE=all for the embedded SQLite default`,

@@ -24,12 +24,12 @@ export interface LoadedSigningKey {
 }
 
 /** Which key file: the variable naming it, and what kind of key it must hold. */
-interface KeyFileSpec {
-  readonly variable: 'SIGNING_KEY_PATH' | 'NOTE_KEY_PATH';
+export interface KeyFileSpec {
+  readonly variable: 'SIGNING_KEY_PATH' | 'NOTE_KEY_PATH' | 'WITNESS_KEY_PATH';
   readonly path: string;
   readonly explicit: boolean;
   /** What the key is, in messages. */
-  readonly what: 'log key' | 'note key';
+  readonly what: 'log key' | 'note key' | 'witness key';
   /** The algorithm generated on first boot. */
   readonly generate: LogKeyAlgorithm;
   /** Algorithms the file may hold, as a reader should see them. */
@@ -108,7 +108,7 @@ function writeNewFileDurably(path: string, data: string): boolean {
  * boot. A crash after the file is linked into place but before the key is used or published
  * leaves the file, and the next boot loads it: one key per DATA_DIR, never a second one.
  */
-function loadOrCreateKeyFile(spec: KeyFileSpec): LoadedSigningKey {
+export function loadOrCreateKeyFile(spec: KeyFileSpec): LoadedSigningKey {
   const { path, variable } = spec;
   let exists = true;
   try {
