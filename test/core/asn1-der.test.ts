@@ -11,6 +11,7 @@ import { isVellumError } from '../../src/core/errors';
 import {
   MAX_DER_DEPTH,
   checkDerTree,
+  checkDerValue,
   children,
   decodeDerUtf8String,
   encodeUnsignedInteger,
@@ -178,6 +179,49 @@ describe('INTEGER, BOOLEAN, OID, Time, UTF8String', () => {
     ]) {
       assert.throws(() => decodeDerUtf8String(b, 'x'), invalidDer);
     }
+  });
+});
+
+describe('checkDerValue: universal forms and contents, for an ANY', () => {
+  const check = (b: Buffer): void => checkDerValue(b, readWhole(b, b[0]!, 'value'));
+  it('accepts DER values, nested, and opaque context-specific primitives', () => {
+    for (const h of [
+      '0101ff',
+      '020100',
+      '0a0101',
+      '0500',
+      '06032a0304',
+      '030100',
+      '030206c0',
+      '1e020041',
+      '3000',
+      '3106020100020101',
+      '8003000102',
+      'a1030101ff',
+      '0c00',
+    ])
+      assert.doesNotThrow(() => check(hex(h)), h);
+  });
+  it('refuses BER forms, end-of-contents and bad contents, at any depth', () => {
+    for (const h of [
+      '010101', // BOOLEAN other than 00/ff
+      '02020001', // padded INTEGER
+      '0200', // empty INTEGER
+      '0a020001', // padded ENUMERATED
+      '050100', // NULL with content
+      '06022a80', // truncated OID arc
+      '0300', // BIT STRING without its unused-bits octet
+      '030108', // unused bits on an empty BIT STRING
+      '030201ff', // unused bits not zero
+      '1e0100', // odd BMPString
+      '1c03000000', // UniversalString not a multiple of 4
+      '0000', // end-of-contents
+      '1000', // primitive SEQUENCE
+      '2403040100', // constructed OCTET STRING
+      '3003020200', // a bad INTEGER inside a SEQUENCE
+      'a1050203000001', // and inside a context-specific constructed element
+    ])
+      assert.throws(() => check(hex(h)), invalidDer, h);
   });
 });
 

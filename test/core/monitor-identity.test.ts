@@ -322,12 +322,25 @@ describe('extractIdentities: Fulcio encodings and issuer', () => {
     );
   });
 
-  it('OtherName .1.7 with trailing bytes or a wrong tag is malformed', () => {
-    const trailing = Buffer.concat([utf8String('octocat'), Buffer.from([0])]);
-    const c = buildCertificate({ issuer: ca, sans: [{ otherName: '', valueDer: trailing }] });
-    const id = extractIdentities(hashedrekordBody(c.pem));
+  it('OtherName .1.7 with a wrong tag is a malformed value; with trailing bytes, a malformed SAN', () => {
+    const wrongTag = buildCertificate({
+      issuer: ca,
+      sans: [{ otherName: '', valueDer: tlv(0x13, Buffer.from('x')) }],
+    });
+    const id = extractIdentities(hashedrekordBody(wrongTag.pem));
     assert.ok(only(id).certificate!.sans[0]!.malformed);
+    assert.equal(only(id).certificate!.sansMalformed, undefined);
     assert.ok(id.malformed.length > 0);
+    // More than one element in the [0] wrapper breaks the OtherName structure, and OpenSSL drops
+    // the whole extension for it: every SAN of the certificate is unknown.
+    const trailing = Buffer.concat([utf8String('octocat'), Buffer.from([0])]);
+    const c = buildCertificate({
+      issuer: ca,
+      sans: [{ email: 'a@b.c' }, { otherName: '', valueDer: trailing }],
+    });
+    const cert = only(extractIdentities(hashedrekordBody(c.pem))).certificate!;
+    assert.deepEqual(cert.sans, []);
+    assert.ok(cert.sansMalformed);
   });
 
   it('IP SANs are rendered canonically; a bad length is malformed', () => {

@@ -117,6 +117,68 @@ export function checkDerTree(buf: Uint8Array, maxDepth: number = MAX_DER_DEPTH):
   return top;
 }
 
+/** Universal types whose DER form is constructed: EXTERNAL, EMBEDDED PDV, SEQUENCE, SET, CHARACTER STRING. */
+const CONSTRUCTED_UNIVERSAL = new Set([0x08, 0x0b, 0x10, 0x11, 0x1d]);
+
+/** Content rules of the universal primitive types whose encoding is more than a string of octets. */
+function checkUniversalContent(buf: Uint8Array, t: Tlv): void {
+  const len = t.end - t.start;
+  switch (t.tag) {
+    case TAG.BOOLEAN:
+      readBoolean(buf, t);
+      break;
+    case TAG.INTEGER:
+    case 0x0a: // ENUMERATED is encoded as an INTEGER
+      readInteger(buf, { ...t, tag: TAG.INTEGER });
+      break;
+    case TAG.BIT_STRING: {
+      const unused = buf[t.start];
+      // X.690 11.2.1: the unused bits of the last octet are zero in DER.
+      if (unused === undefined || unused > 7 || (len === 1 && unused !== 0))
+        throw derError('BIT STRING: bad unused-bits octet');
+      if ((buf[t.end - 1]! & ((1 << unused) - 1)) !== 0) throw derError('BIT STRING: unused bits not zero');
+      break;
+    }
+    case TAG.NULL:
+      if (len !== 0) throw derError('NULL: not empty');
+      break;
+    case TAG.OID:
+      readOid(buf, t);
+      break;
+    case 0x1c: // UniversalString: UCS-4
+      if (len % 4 !== 0) throw derError('UniversalString: truncated character');
+      break;
+    case 0x1e: // BMPString: UCS-2
+      if (len % 2 !== 0) throw derError('BMPString: truncated character');
+      break;
+  }
+}
+
+/**
+ * Checks that `t` and everything inside it is DER as far as its universal types tell: each has
+ * its DER form (strings are never constructed, SEQUENCE and SET always are; no end-of-contents
+ * octets), and BOOLEAN, INTEGER, ENUMERATED, BIT STRING, NULL, OBJECT IDENTIFIER, UniversalString
+ * and BMPString contents follow their rules. For an ANY no schema describes: OpenSSL decodes
+ * these contents while it parses one, and refuses the structure holding a bad one. Primitive
+ * elements of other classes (IMPLICIT tags) stay opaque; string contents are not decoded.
+ */
+export function checkDerValue(buf: Uint8Array, t: Tlv, maxDepth: number = MAX_DER_DEPTH): void {
+  const walk = (e: Tlv, depth: number): void => {
+    const constructed = (e.tag & 0x20) !== 0;
+    if ((e.tag & 0xc0) === 0) {
+      const n = e.tag & 0x1f;
+      if (n === 0) throw derError('end-of-contents octets are not DER');
+      if (constructed !== CONSTRUCTED_UNIVERSAL.has(n))
+        throw derError(`universal type ${n}: ${constructed ? 'constructed' : 'primitive'} form is not DER`);
+      if (!constructed) checkUniversalContent(buf, e);
+    }
+    if (!constructed) return;
+    if (depth >= maxDepth) throw derError(`nesting deeper than ${maxDepth}`);
+    for (const c of children(buf, e)) walk(c, depth + 1);
+  };
+  walk(t, 0);
+}
+
 export function content(buf: Uint8Array, t: Tlv): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + t.start, t.end - t.start);
 }

@@ -10,6 +10,7 @@
 import {
   TAG,
   checkDerTree,
+  checkDerValue,
   children,
   content,
   decodeUtf8Strict,
@@ -66,21 +67,38 @@ function bitStringBytes(buf: Buffer, t: Tlv, what: string): Buffer {
 }
 
 /**
- * SEQUENCE { algorithm OID, parameters ANY OPTIONAL }: the OID. Parameters that are an OID (named
- * curves) must be a valid one, as OpenSSL requires when it decodes the key.
+ * SEQUENCE { algorithm OID, parameters ANY OPTIONAL }: the OID. The parameters must be DER down to
+ * their universal contents (a named curve's OID, RSA's NULL): OpenSSL decodes the ANY while it
+ * parses the certificate and refuses one that breaks them.
  */
 function algorithmOid(buf: Buffer, t: Tlv | undefined, what: string): string {
   const parts = children(buf, expectTag(t, TAG.SEQUENCE, what));
   if (parts.length < 1 || parts.length > 2) throw derError(`${what}: wrong number of fields`);
-  if (parts[1]?.tag === TAG.OID) readOid(buf, parts[1]);
+  if (parts[1] !== undefined) checkDerValue(buf, parts[1]);
   return readOid(buf, expectTag(parts[0], TAG.OID, `${what} algorithm`));
 }
 
+/** RFC 5280's DirectoryString: UTF8String, PrintableString, TeletexString, UniversalString, BMPString. */
+export const DIRECTORY_STRING_TAGS: ReadonlySet<number> = new Set([0x0c, 0x13, 0x14, 0x1c, 0x1e]);
+
 /**
- * Universal string types a Name attribute value may have: RFC 5280's DirectoryString (UTF8,
- * Printable, Teletex, Universal, BMP) plus Numeric and IA5, the set OpenSSL decodes names with.
+ * Universal string types a Name attribute value may have: DirectoryString plus Numeric and IA5,
+ * the set OpenSSL decodes names with.
  */
-const NAME_STRING_TAGS = new Set([0x0c, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1e]);
+const NAME_STRING_TAGS: ReadonlySet<number> = new Set([...DIRECTORY_STRING_TAGS, 0x12, 0x16]);
+
+/**
+ * A string value of one of `tags`, primitive, whose characters are whole: UTF-8 that decodes,
+ * BMPString in 2-byte and UniversalString in 4-byte units (OpenSSL converts every name to UTF-8
+ * when it parses one, refusing what cannot be).
+ */
+export function checkStringValue(buf: Buffer, value: Tlv, tags: ReadonlySet<number>, what: string): void {
+  if (!tags.has(value.tag)) throw derError(`${what}: not a string type`);
+  const len = value.end - value.start;
+  if (value.tag === TAG.UTF8_STRING) decodeUtf8Strict(content(buf, value), what);
+  if ((value.tag === 0x1e && len % 2 !== 0) || (value.tag === 0x1c && len % 4 !== 0))
+    throw derError(`${what}: truncated character`);
+}
 
 /** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value string }. */
 export function checkName(buf: Buffer, t: Tlv | undefined, what: string): Tlv {
@@ -92,12 +110,7 @@ export function checkName(buf: Buffer, t: Tlv | undefined, what: string): Tlv {
       const [type, value, ...rest] = children(buf, expectTag(attr, TAG.SEQUENCE, `${what} attribute`));
       if (rest.length > 0 || value === undefined) throw derError(`${what} attribute: wrong number of fields`);
       readOid(buf, expectTag(type, TAG.OID, `${what} attribute type`));
-      if (!NAME_STRING_TAGS.has(value.tag)) throw derError(`${what} attribute value: not a string type`);
-      // OpenSSL converts every name to UTF-8 when it parses one, refusing what cannot be.
-      const len = value.end - value.start;
-      if (value.tag === TAG.UTF8_STRING) decodeUtf8Strict(content(buf, value), `${what} attribute value`);
-      if ((value.tag === 0x1e && len % 2 !== 0) || (value.tag === 0x1c && len % 4 !== 0))
-        throw derError(`${what} attribute value: truncated character`);
+      checkStringValue(buf, value, NAME_STRING_TAGS, `${what} attribute value`);
     }
   }
   return name;

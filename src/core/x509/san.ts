@@ -5,6 +5,7 @@
  */
 import {
   TAG,
+  checkDerValue,
   children,
   content,
   decodeDerUtf8String,
@@ -13,9 +14,10 @@ import {
   expectTag,
   readOid,
   readWhole,
+  whole,
   type Tlv,
 } from '../asn1';
-import { checkName } from './certificate';
+import { DIRECTORY_STRING_TAGS, checkName, checkStringValue } from './certificate';
 import { formatIp } from './ip';
 
 export const OID_SAN = '2.5.29.17';
@@ -44,24 +46,101 @@ const TYPE_BY_TAG: Readonly<Record<number, GeneralNameType>> = {
  */
 const GENERAL_NAME_TAGS = new Set([0xa0, 0x81, 0x82, 0xa3, 0xa4, 0xa5, 0x86, 0x87, 0x88]);
 
+/** The only child of an EXPLICIT wrapper. */
+function explicitInner(buf: Buffer, wrapper: Tlv, what: string): Tlv {
+  const [inner, ...rest] = children(buf, wrapper);
+  if (inner === undefined) throw derError(`${what}: empty`);
+  if (rest.length > 0) throw derError(`${what}: unexpected trailing data`);
+  return inner;
+}
+
+/** OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }, IMPLICIT [0] on the SEQUENCE. */
+function otherNameParts(buf: Buffer, gn: Tlv): { typeId: Tlv; value: Tlv } {
+  const [typeId, wrap, ...rest] = children(buf, gn);
+  if (rest.length > 0) throw derError('OtherName: unexpected trailing data');
+  readOid(buf, expectTag(typeId, TAG.OID, 'OtherName type-id'));
+  return {
+    typeId: typeId!,
+    value: explicitInner(buf, expectTag(wrap, 0xa0, 'OtherName value'), 'OtherName value'),
+  };
+}
+
 /**
- * The names of a subjectAltName extnValue, in order; at most `max` (more is an error). A choice
- * that does not exist or has the wrong constructed bit is INVALID_DER, as OpenSSL has it.
+ * ORAddress ::= SEQUENCE { built-in-standard-attributes SEQUENCE, built-in-domain-defined-attributes
+ * SEQUENCE SIZE (1..4) OF ... OPTIONAL, extension-attributes SET SIZE (1..256) OF ... OPTIONAL }
+ * (RFC 5280 appendix A.1), IMPLICIT [3]: its outline. OpenSSL keeps it opaque.
+ */
+function checkOrAddress(buf: Buffer, gn: Tlv): void {
+  const parts = children(buf, gn);
+  let i = 0;
+  expectTag(parts[i++], TAG.SEQUENCE, 'x400Address built-in-standard-attributes');
+  for (const tag of [TAG.SEQUENCE, TAG.SET]) {
+    const p = parts[i];
+    if (p?.tag !== tag) continue;
+    if (p.end === p.start) throw derError('x400Address: empty attribute list');
+    i++;
+  }
+  if (i !== parts.length) throw derError('x400Address: unexpected trailing data');
+}
+
+/** EDIPartyName ::= SEQUENCE { nameAssigner [0] DirectoryString OPTIONAL, partyName [1] DirectoryString }. */
+function checkEdiPartyName(buf: Buffer, gn: Tlv): void {
+  const parts = children(buf, gn);
+  let i = 0;
+  // DirectoryString is a CHOICE, so its tags are EXPLICIT even in the IMPLICIT module.
+  if (parts[i]?.tag === 0xa0)
+    checkStringValue(
+      buf,
+      explicitInner(buf, parts[i++]!, 'nameAssigner'),
+      DIRECTORY_STRING_TAGS,
+      'nameAssigner',
+    );
+  const party = expectTag(parts[i++], 0xa1, 'ediPartyName partyName');
+  checkStringValue(buf, explicitInner(buf, party, 'partyName'), DIRECTORY_STRING_TAGS, 'partyName');
+  if (i !== parts.length) throw derError('ediPartyName: unexpected trailing data');
+}
+
+/**
+ * The structure of one GeneralName, per its choice (RFC 5280 section 4.2.1.6), at least as
+ * strictly as OpenSSL decodes it: OpenSSL refuses the whole extension for one bad name, and then
+ * reports the certificate as having no subjectAltName and as no CA. What is left to the decoders
+ * below is what OpenSSL accepts too: the characters of IA5 names and the length of an iPAddress.
+ */
+function checkGeneralName(buf: Buffer, gn: Tlv): void {
+  switch (gn.tag) {
+    case 0xa0:
+      otherNameParts(buf, gn);
+      break;
+    case 0xa3:
+      checkOrAddress(buf, gn);
+      break;
+    case 0xa4:
+      checkName(buf, explicitInner(buf, gn, 'directoryName'), 'directoryName');
+      break;
+    case 0xa5:
+      checkEdiPartyName(buf, gn);
+      break;
+    case 0x88:
+      readOid(buf, { ...gn, tag: TAG.OID });
+      break;
+    default:
+      if (!GENERAL_NAME_TAGS.has(gn.tag))
+        throw derError(`GeneralName: no choice has tag 0x${gn.tag.toString(16)}`);
+  }
+}
+
+/**
+ * The names of a subjectAltName extnValue, in order; at most `max` (more is an error). The whole
+ * value must be DER (its universal contents included: see checkDerValue) and every name well
+ * formed for its choice, else INVALID_DER.
  */
 export function parseGeneralNames(extnValue: Buffer, max = Number.MAX_SAFE_INTEGER): GeneralName[] {
   const seq = readWhole(extnValue, TAG.SEQUENCE, 'GeneralNames');
+  checkDerValue(extnValue, seq);
   const out: GeneralName[] = [];
   for (const gn of children(extnValue, seq)) {
     if (out.length >= max) throw derError(`more than ${max} names`);
-    if (!GENERAL_NAME_TAGS.has(gn.tag))
-      throw derError(`GeneralName: no choice has tag 0x${gn.tag.toString(16)}`);
-    // directoryName is [4] EXPLICIT Name; registeredID an IMPLICIT OID.
-    if (gn.tag === 0xa4) {
-      const [n, ...rest] = children(extnValue, gn);
-      if (rest.length > 0) throw derError('directoryName: unexpected trailing data');
-      checkName(extnValue, n, 'directoryName');
-    }
-    if (gn.tag === 0x88) readOid(extnValue, { ...gn, tag: TAG.OID });
+    checkGeneralName(extnValue, gn);
     out.push({ type: TYPE_BY_TAG[gn.tag] ?? 'other', tag: gn.tag, bytes: content(extnValue, gn) });
   }
   return out;
@@ -81,18 +160,15 @@ export function decodeIpName(name: GeneralName, what: string): string {
 export interface OtherName {
   /** type-id, dotted. */
   readonly oid: string;
-  /** The content of the `[0] EXPLICIT` value wrapper: one DER element for a well-formed name. */
+  /** The content of the `[0] EXPLICIT` value wrapper: exactly one DER element. */
   readonly value: Buffer;
 }
 
-/** OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY } (IMPLICIT [0] on the SEQUENCE). */
+/** An OtherName's parts; a GeneralName from parseGeneralNames has them well formed. */
 export function parseOtherName(name: GeneralName): OtherName {
   const b = name.bytes;
-  const whole: Tlv = { tag: name.tag, headerStart: 0, start: 0, end: b.length };
-  const [typeId, wrap, ...rest] = children(b, whole);
-  if (rest.length > 0) throw derError('OtherName: unexpected trailing data');
-  const oid = readOid(b, expectTag(typeId, TAG.OID, 'OtherName type-id'));
-  return { oid, value: content(b, expectTag(wrap, 0xa0, 'OtherName value')) };
+  const { typeId, value } = otherNameParts(b, { tag: name.tag, headerStart: 0, start: 0, end: b.length });
+  return { oid: readOid(b, typeId), value: whole(b, value) };
 }
 
 /** An OtherName's value as one DER UTF8String (Fulcio's username SAN, .1.7). */
