@@ -11,3 +11,4 @@ export * from './events';
 export * from './webhook-signature';
 export * from './delivery';
 export * from './ssrf';
+export * from './policy-import';

@@ -58,7 +58,14 @@ export interface MatcherItem {
 export interface RuleDocument {
   apiVersion: typeof RULE_API_VERSION;
   kind: typeof RULE_KIND;
-  metadata: { name: string; owner?: string; description?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    owner?: string;
+    description?: string;
+    labels?: Record<string, string>;
+    /** Where imported items came from (`vellum rules import`): item path, file, policy, rule. */
+    sources?: RuleSource[];
+  };
   spec: {
     scope: NormalizedItem[];
     expect?: NormalizedItem[];
@@ -68,6 +75,8 @@ export interface RuleDocument {
     backfill?: { fromIndex: number };
   };
 }
+export const RULE_SOURCE_KEYS = ['item', 'file', 'policy', 'rule', 'path'] as const;
+export type RuleSource = Partial<Record<(typeof RULE_SOURCE_KEYS)[number], string>>;
 export type OperatorObject = Partial<Record<Operator, string | string[]>>;
 export type NormalizedItem = Partial<Record<CoreField, OperatorObject>> & {
   extensions?: Record<string, OperatorObject>;

@@ -41,6 +41,8 @@ import {
   IdentityRule,
   RuleIssue,
   RuleValidation,
+  RULE_SOURCE_KEYS,
+  RuleSource,
 } from './rule-types';
 import { isObject, join, suggest, scalar, parseItems, Ctx } from './rule-conditions';
 
@@ -59,6 +61,30 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[], fallback: T,
   if ((allowed as readonly unknown[]).includes(v)) return v as T;
   ctx.errors.push({ path, message: `must be one of ${allowed.join(', ')}` });
   return fallback;
+}
+
+function parseSources(raw: unknown, path: string, ctx: Ctx): RuleSource[] {
+  const out: RuleSource[] = [];
+  if (!Array.isArray(raw) || raw.length > RULE_LIMITS.maxRules * RULE_LIMITS.maxItems) {
+    ctx.errors.push({ path, message: 'must be a list of {item, file, policy, rule, path}' });
+    return out;
+  }
+  raw.forEach((s, i) => {
+    const sPath = join(path, i);
+    if (!isObject(s)) {
+      ctx.errors.push({ path: sPath, message: 'must be a mapping of strings' });
+      return;
+    }
+    checkKeys(s, RULE_SOURCE_KEYS, sPath, ctx);
+    const src: RuleSource = {};
+    for (const k of RULE_SOURCE_KEYS) {
+      if (s[k] === undefined) continue;
+      const v = scalar(s[k], join(sPath, k), ctx);
+      if (v !== undefined) src[k] = v;
+    }
+    out.push(src);
+  });
+  return out;
 }
 
 const NAME_RE = /^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$/;
@@ -83,7 +109,7 @@ function parseRuleAt(raw: unknown, path: string, ctx: Ctx): IdentityRule | undef
   if (!isObject(m)) {
     ctx.errors.push({ path: mPath, message: 'required mapping with at least a name' });
   } else {
-    checkKeys(m, ['name', 'owner', 'description', 'labels'], mPath, ctx);
+    checkKeys(m, ['name', 'owner', 'description', 'labels', 'sources'], mPath, ctx);
     if (typeof m.name !== 'string' || !NAME_RE.test(m.name)) {
       ctx.errors.push({
         path: join(mPath, 'name'),
@@ -108,6 +134,7 @@ function parseRuleAt(raw: unknown, path: string, ctx: Ctx): IdentityRule | undef
         metadata.labels = labels;
       }
     }
+    if (m.sources !== undefined) metadata.sources = parseSources(m.sources, join(mPath, 'sources'), ctx);
   }
 
   const sPath = join(path, 'spec');
