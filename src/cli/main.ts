@@ -25,6 +25,10 @@ commands:
           [--concurrency N] [--origin-hostname NAME] [--start-at-end] [--tiles]
                               independent monitor: tail a Rekor v1 log (or its C2SP tiles), verify checkpoints, consistency
                               and the root rebuilt from every entry, apply identity rules (monitor --help)
+  rules import --from kyverno|policy-controller|cosign|rekor-monitor FILE... --scope MATCHER [--apply ...]
+                              turn the identities an admission policy accepts into an IdentityRule (rules --help)
+  rules diff --from SOURCE FILE... (--rules FILE | --server URL --admin-token-file FILE)
+                              identities a policy accepts that no rule expects, and the other way round
   bench [--concurrency N,N...] [--rates R,R...] [--duration S] [--step-sec S] [--skip-open] [--svg FILE]
         [--workers N] [--profile DIR] [--tile-entries N] [--skip-tiles] [--only-tiles]
                               start a fresh server; closed loop at 16/64/256 clients, open loop at fixed offered
@@ -56,6 +60,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   'trust-root': async () => (await import('./trust')).trustRootCommand,
   'signing-config': async () => (await import('./trust')).signingConfigCommand,
   monitor: async () => (await import('./monitor-command')).monitorCommand,
+  rules: async () => (await import('./rules-command')).rulesCommand,
   bench: async () => (await import('../bench/http-bench')).benchCommand,
 };
 

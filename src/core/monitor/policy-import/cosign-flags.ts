@@ -180,3 +180,19 @@ export function importCosignScript(
     emit(ctx, path, item);
   }
 }
+
+/** The `--key` arguments of a script's cosign verify lines, for the caller to read. */
+export function cosignKeyRefs(text: string): string[] {
+  const refs: string[] = [];
+  for (const { line } of logicalLines(text)) {
+    const words = shellWords(line);
+    const at = words.findIndex((w) => /(^|\/)cosign$/.test(w.text));
+    if (at < 0 || !VERIFY_COMMANDS.includes(words[at + 1]?.text ?? '')) continue;
+    for (let i = at + 2; i < words.length; i++) {
+      const w = words[i]!.text;
+      if (w.startsWith('--key=')) refs.push(w.slice(6));
+      else if (w === '--key' && words[i + 1]) refs.push(words[++i]!.text);
+    }
+  }
+  return refs;
+}

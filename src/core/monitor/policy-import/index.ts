@@ -14,6 +14,7 @@ import type { ImportFile, ImportOrigin, ImportResult, ImportSource, ImportedIden
 
 export * from './types';
 export { unanchoredToFullMatch, kyvernoWildcardToGlob } from './source-regex';
+export { cosignKeyRefs } from './cosign-flags';
 
 /** Identities of every file; `keys` holds the PEM of cosign `--key` files the caller could read. */
 export function importPolicies(
